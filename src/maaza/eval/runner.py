@@ -1,0 +1,258 @@
+"""`maaza eval` for EdgeJSON: generate, score, aggregate, and write a resumable results JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from maaza.envinfo import environment, peak_rss_mb
+from maaza.errors import MaazaError
+from maaza.eval.generate import BatchTiming, generate_batch
+from maaza.eval.metrics import aggregate, score_example
+from maaza.io import atomic_write_json, read_json
+from maaza.tasks.edgejson import EdgeJSONRow, build_prompt, load_rows, load_schemas
+
+RESULTS_SCHEMA_VERSION = 1
+# Settings that change the answers; resuming with any of them different would mix two experiments.
+IDENTITY_KEYS = ("task", "model", "adapter", "data", "prompt_format", "max_new_tokens", "dtype",
+                 "constrained", "lenient_datetime", "stop_on_json_close")
+
+
+@dataclass
+class EvalConfig:
+    data: str
+    schemas: str
+    model: str | None = None
+    adapter: str | None = None
+    task: str = "edgejson"
+    prompt_format: str | None = None  # None: the model's saved format (maaza.json), else "seed"
+    limit: int | None = None
+    batch_size: int = 4
+    max_new_tokens: int = 512
+    dtype: str = "float32"
+    constrained: bool = False
+    lenient_datetime: bool = True
+    stop_on_json_close: bool = True
+    threads: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summarize_timing(examples: list[dict[str, Any]], batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Throughput from batch wall times; latency/TTFT distributions from rows. All measured."""
+    tokens = sum(b["new_tokens"] for b in batches)
+    seconds = sum(b["seconds"] for b in batches)
+    latencies = [e["seconds"] for e in examples]
+    ttfts = [e["ttft_seconds"] for e in examples]
+    row_rates = [e["new_tokens"] / e["seconds"] for e in examples if e["seconds"] > 0]
+    return {
+        "generated_tokens": tokens,
+        "generation_seconds": round(seconds, 3),
+        "tokens_per_s": round(tokens / seconds, 2) if seconds else None,
+        "per_row_tokens_per_s_mean": round(statistics.fmean(row_rates), 2) if row_rates else None,
+        "latency_s": {f"p{int(q * 100)}": _round(_percentile(latencies, q)) for q in (0.5, 0.9, 0.99)},
+        "ttft_s": {"mean": _round(statistics.fmean(ttfts)) if ttfts else None, "p50": _round(_percentile(ttfts, 0.5))},
+        "batches": len(batches),
+        "finish_reasons": _count(e["finish_reason"] for e in examples),
+    }
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _count(values: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+class EvalRun:
+    """One evaluation writing to one results file; re-running with the same file resumes."""
+
+    def __init__(self, config: EvalConfig, out_path: str | Path):
+        self.config = config
+        self.out_path = Path(out_path)
+        self.schemas = load_schemas(config.schemas)
+        self.rows = load_rows(config.data, self.schemas, limit=config.limit)
+        self.data_sha256 = file_sha256(config.data)
+        self.environment = environment()
+
+    def _identity(self, prompt_format: str) -> dict[str, Any]:
+        cfg = self.config
+        return {
+            "task": cfg.task, "model": cfg.model, "adapter": cfg.adapter, "data": str(Path(cfg.data).resolve()),
+            "prompt_format": prompt_format, "max_new_tokens": cfg.max_new_tokens, "dtype": cfg.dtype,
+            "constrained": cfg.constrained, "lenient_datetime": cfg.lenient_datetime,
+            "stop_on_json_close": cfg.stop_on_json_close,
+        }
+
+    def _load_previous(self, identity: dict[str, Any]) -> dict[str, Any] | None:
+        if not self.out_path.exists():
+            return None
+        previous = read_json(self.out_path, what="results file")
+        old = {key: previous.get("config", {}).get(key) for key in IDENTITY_KEYS}
+        if old != identity:
+            changed = [key for key in IDENTITY_KEYS if old.get(key) != identity.get(key)]
+            raise MaazaError(
+                f"{self.out_path} holds results of a different evaluation ({', '.join(changed)} differ); "
+                "pass another --out or delete the file"
+            )
+        return previous
+
+    def run(self, *, progress: bool = True) -> dict[str, Any]:
+        import torch
+
+        from maaza.models.loading import load_model
+
+        cfg = self.config
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        load_started = time.perf_counter()
+        loaded = load_model(cfg.model, adapter=cfg.adapter, dtype=cfg.dtype)
+        load_seconds = time.perf_counter() - load_started
+        prompt_format = cfg.prompt_format or loaded.metadata.get("prompt_format") or "seed"
+        identity = self._identity(prompt_format)
+        previous = self._load_previous(identity)
+        examples: dict[str, dict[str, Any]] = {}
+        batches: list[dict[str, Any]] = []
+        constraint_stats = {"compile_seconds": 0.0, "mask_seconds": 0.0, "mask_calls": 0}
+        if previous:
+            examples = {e["id"]: e for e in previous.get("examples", [])}
+            batches = list(previous.get("timing", {}).get("batch_log", []))
+            constraint_stats.update(previous.get("timing", {}).get("constraint", {}) or {})
+        wanted_ids = {row.id for row in self.rows}
+        examples = {key: value for key, value in examples.items() if key in wanted_ids}
+        pending = [row for row in self.rows if row.id not in examples]
+        prompts = {row.id: build_prompt(row.prompt, self.schemas[row.schema_id], prompt_format, loaded.tokenizer)
+                   for row in pending}
+        # Similar lengths in one batch: less padding, less wasted compute.
+        pending.sort(key=lambda row: len(prompts[row.id]))
+        results = self._results(loaded, prompt_format, identity, load_seconds, examples, batches, constraint_stats)
+        bar = _progress(len(self.rows), len(examples), enabled=progress)
+        for start in range(0, len(pending), cfg.batch_size):
+            chunk = pending[start:start + cfg.batch_size]
+            processor = self._constraint(chunk, loaded)
+            generations, timing = generate_batch(
+                loaded.model, loaded.tokenizer, [prompts[row.id] for row in chunk],
+                max_new_tokens=cfg.max_new_tokens, stop_on_json_close=cfg.stop_on_json_close,
+                logits_processor=processor,
+            )
+            if processor is not None:
+                proc = processor[0]
+                constraint_stats["compile_seconds"] += proc.compile_seconds
+                constraint_stats["mask_seconds"] += proc.mask_seconds
+                constraint_stats["mask_calls"] += proc.calls
+            batches.append(asdict(timing))
+            for row, gen in zip(chunk, generations, strict=True):
+                examples[row.id] = self._example(row, gen, timing)
+            results = self._results(loaded, prompt_format, identity, load_seconds, examples, batches, constraint_stats)
+            atomic_write_json(self.out_path, results)
+            bar.update(len(chunk))
+            bar.set_postfix(tok_s=results["timing"]["tokens_per_s"], exact=f"{results['metrics']['overall']['json_exact']:.2f}")
+        bar.close()
+        results = self._results(loaded, prompt_format, identity, load_seconds, examples, batches, constraint_stats)
+        atomic_write_json(self.out_path, results)
+        return results
+
+    def _constraint(self, chunk: list[EdgeJSONRow], loaded: Any) -> Any:
+        if not self.config.constrained:
+            return None
+        from transformers import LogitsProcessorList
+
+        from maaza.eval.constrained import SchemaLogitsProcessor
+        from maaza.eval.generate import eos_token_ids
+
+        processor = SchemaLogitsProcessor(
+            [self.schemas[row.schema_id] for row in chunk], loaded.tokenizer, loaded.vocab_size,
+            eos_token_ids(loaded.model, loaded.tokenizer), lenient_datetime=self.config.lenient_datetime,
+        )
+        return LogitsProcessorList([processor])
+
+    def _example(self, row: EdgeJSONRow, gen: Any, timing: BatchTiming) -> dict[str, Any]:
+        scores = score_example(gen.text, row.expected_output, self.schemas[row.schema_id],
+                               lenient_datetime=self.config.lenient_datetime)
+        return {
+            "id": row.id, "schema_id": row.schema_id, "complexity": row.complexity,
+            "raw_output": gen.text, **scores,
+            "prompt_tokens": gen.prompt_tokens, "new_tokens": gen.new_tokens, "seconds": round(gen.seconds, 4),
+            "ttft_seconds": round(gen.ttft_seconds, 4), "finish_reason": gen.finish_reason, "batch_size": timing.size,
+        }
+
+    def _results(self, loaded: Any, prompt_format: str, identity: dict[str, Any], load_seconds: float,
+                 examples: dict[str, dict[str, Any]], batches: list[dict[str, Any]],
+                 constraint_stats: dict[str, float]) -> dict[str, Any]:
+        ordered = [examples[row.id] for row in self.rows if row.id in examples]
+        cfg = self.config
+        timing = summarize_timing(ordered, batches)
+        timing.update({"model_load_seconds": round(load_seconds, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
+                       "batch_size": cfg.batch_size, "batch_log": batches})
+        if cfg.constrained:
+            calls = constraint_stats["mask_calls"]
+            timing["constraint"] = {**constraint_stats,
+                                    "mask_ms_per_token": round(1000 * constraint_stats["mask_seconds"] / calls, 4)
+                                    if calls else None}
+        return {
+            "schema_version": RESULTS_SCHEMA_VERSION,
+            "task": cfg.task,
+            "status": "complete" if len(ordered) == len(self.rows) else "partial",
+            "model": loaded.describe(),
+            "config": {**identity, "schemas": str(Path(cfg.schemas).resolve()), "limit": cfg.limit,
+                       "batch_size": cfg.batch_size, "decoding": "greedy", "threads": cfg.threads, **cfg.extra},
+            "data": {"path": str(Path(cfg.data).resolve()), "sha256": self.data_sha256, "rows": len(self.rows)},
+            "environment": self.environment,
+            "metrics": aggregate(ordered) if ordered else {},
+            "timing": timing,
+            "examples": ordered,
+        }
+
+
+def _progress(total: int, done: int, *, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, desc="eval", unit="row", disable=not enabled, dynamic_ncols=True)
+
+
+def format_summary(results: dict[str, Any]) -> str:
+    """A markdown table of the aggregates (overall and by complexity) plus timing."""
+    metrics = results.get("metrics") or {}
+    lines = ["| group | n | JSONExact | Field F1 | compliance | leaf F1 | schema valid | parse rate |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    buckets = [("overall", metrics.get("overall"))] + list((metrics.get("by_complexity") or {}).items())
+    for name, bucket in buckets:
+        if not bucket:
+            continue
+        valid = bucket.get("schema_valid")
+        lines.append(
+            f"| {name} | {bucket['n']} | {100 * bucket['json_exact']:.1f}% | {bucket['field_f1']:.3f} | "
+            f"{100 * bucket['schema_compliance']:.1f}% | {bucket['leaf_f1']:.3f} | "
+            f"{'-' if valid is None else f'{100 * valid:.1f}%'} | {100 * bucket['parse_rate']:.1f}% |"
+        )
+    timing = results.get("timing", {})
+    lines.append("")
+    lines.append(
+        f"tokens/s {timing.get('tokens_per_s')} (batch {timing.get('batch_size')}), "
+        f"TTFT mean {timing.get('ttft_s', {}).get('mean')} s, latency p50 {timing.get('latency_s', {}).get('p50')} s, "
+        f"peak RSS {timing.get('peak_rss_mb')} MiB"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""Atomic writes and strict JSONL reading: an interrupted run never leaves a half-written file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from maaza.errors import MaazaError, location
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over the target."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike[str], data: Any, *, indent: int | None = 2) -> None:
+    atomic_write_text(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+
+
+def read_json(path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:
+    """Load a JSON document or raise a MaazaError naming the file and the parse position."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MaazaError(f"{what} not found: {file}") from None
+    except OSError as exc:
+        raise MaazaError(f"cannot read {what} {file}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MaazaError(f"{location(file, exc.lineno)}: invalid JSON in {what}: {exc.msg}") from None
+
+
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line; a bad line is an error naming file:line."""
+    file = Path(path)
+    try:
+        handle = file.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise MaazaError(f"data file not found: {file}") from None
+    except OSError as exc:
+        raise MaazaError(f"cannot read data file {file}: {exc.strerror}") from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise MaazaError(f"{location(file, number)}: malformed JSON line: {exc.msg}") from None
+            if not isinstance(value, dict):
+                raise MaazaError(f"{location(file, number)}: expected a JSON object, got {type(value).__name__}")
+            yield number, value
+
+
+def write_jsonl(path: str | os.PathLike[str], rows: list[dict[str, Any]]) -> None:
+    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))

@@ -1,0 +1,1 @@
+"""Benchmark tasks: rows, schemas and prompt formats."""
