@@ -17,16 +17,18 @@ def provenance_header(title: str, env: dict[str, Any] | None = None) -> str:
     """Markdown lines naming the machine, commit and exact command behind a table."""
     env = env or environment()
     command = " ".join(shlex.quote(arg) for arg in [Path(sys.executable).name, *sys.argv])
-    return "\n".join([
-        f"# {title}",
-        "",
-        f"- machine: {env['machine']} (torch threads: {env.get('torch_threads')})",
-        f"- commit: `{env.get('git_commit')}`",
-        f"- command: `{command}`",
-        f"- versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}",
-        f"- measured: {env['timestamp']}",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# {title}",
+            "",
+            f"- machine: {env['machine']} (torch threads: {env.get('torch_threads')})",
+            f"- commit: `{env.get('git_commit')}`",
+            f"- command: `{command}`",
+            f"- versions: {', '.join(f'{k} {v}' for k, v in env['versions'].items() if v)}",
+            f"- measured: {env['timestamp']}",
+            "",
+        ]
+    )
 
 
 def pct(value: float | None) -> str:

@@ -23,20 +23,37 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         "Writes a results JSON with config, environment, aggregates and every example; re-running with the "
         "same --out resumes where it stopped.",
     )
-    p.add_argument("--model", default=None, help="smollm2-135m (default), gemma3-270m, a model folder or a hub id")
+    p.add_argument(
+        "--model", default=None, help="smollm2-135m (default), gemma3-270m, a model folder or a hub id"
+    )
     p.add_argument("--adapter", default=None, help="a peft LoRA adapter folder to apply on top of --model")
-    p.add_argument("--task", default="edgejson", choices=["edgejson"], help="benchmark task (default: edgejson)")
-    p.add_argument("--data", default=None, help="rows JSONL (default: edgejson_v3/test.jsonl under the data root)")
-    p.add_argument("--schemas", default=None, help="schema folder (default: edgejson_v3/schemas under the data root)")
-    p.add_argument("--prompt-format", default=None, choices=PROMPT_FORMATS,
-                   help="prompt template (default: the one saved with the model, else 'seed')")
+    p.add_argument(
+        "--task", default="edgejson", choices=["edgejson"], help="benchmark task (default: edgejson)"
+    )
+    p.add_argument(
+        "--data", default=None, help="rows JSONL (default: edgejson_v3/test.jsonl under the data root)"
+    )
+    p.add_argument(
+        "--schemas", default=None, help="schema folder (default: edgejson_v3/schemas under the data root)"
+    )
+    p.add_argument(
+        "--prompt-format",
+        default=None,
+        choices=PROMPT_FORMATS,
+        help="prompt template (default: the one saved with the model, else 'seed')",
+    )
     p.add_argument("--limit", type=int, default=None, help="evaluate a stratified slice of N rows")
     p.add_argument("--batch-size", type=int, default=4, help="rows decoded together (default 4)")
     p.add_argument("--max-new-tokens", type=int, default=512, help="generation budget per row (default 512)")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    p.add_argument("--constrained", action="store_true", help="schema-constrained decoding with the row's schema")
-    p.add_argument("--strict-datetime", action="store_true",
-                   help="check `date-time` strictly (RFC 3339, offset required); default accepts ISO-8601 without offset")
+    p.add_argument(
+        "--constrained", action="store_true", help="schema-constrained decoding with the row's schema"
+    )
+    p.add_argument(
+        "--strict-datetime",
+        action="store_true",
+        help="check `date-time` strictly (RFC 3339, offset required); default accepts ISO-8601 without offset",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", required=True, help="results JSON path (resumes if it exists)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -58,25 +75,39 @@ def _run_eval(args: argparse.Namespace) -> int:
     if args.batch_size <= 0:
         raise MaazaError("--batch-size must be a positive number")
     config = EvalConfig(
-        data=str(resolve_under_data_root(data)), schemas=str(resolve_under_data_root(schemas)),
-        model=args.model, adapter=args.adapter, task=args.task, prompt_format=args.prompt_format,
-        limit=args.limit, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, dtype=args.dtype,
-        constrained=args.constrained, lenient_datetime=not args.strict_datetime, threads=args.threads,
+        data=str(resolve_under_data_root(data)),
+        schemas=str(resolve_under_data_root(schemas)),
+        model=args.model,
+        adapter=args.adapter,
+        task=args.task,
+        prompt_format=args.prompt_format,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        dtype=args.dtype,
+        constrained=args.constrained,
+        lenient_datetime=not args.strict_datetime,
+        threads=args.threads,
     )
     results = EvalRun(config, args.out).run(progress=not args.no_progress)
     model = results["model"]
-    print(f"\n{model['name']} ({model['params'] / 1e6:.1f}M params{', adapter' if model['adapter'] else ''}) "
-          f"on {config.task}, prompt format '{results['config']['prompt_format']}'"
-          f"{', constrained' if config.constrained else ''}\n")
+    print(
+        f"\n{model['name']} ({model['params'] / 1e6:.1f}M params{', adapter' if model['adapter'] else ''}) "
+        f"on {config.task}, prompt format '{results['config']['prompt_format']}'"
+        f"{', constrained' if config.constrained else ''}\n"
+    )
     print(format_summary(results))
     print(f"\nresults: {args.out}")
     return 0
 
 
 def _add_models(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help="list built-in models or prepare (convert and cache) one",
-                       description="Built-in models ship as GGUF inside PyPI packages; 'prepare' converts one to a "
-                       "cached safetensors folder ($MAAZA_CACHE_DIR) and prints its path.")
+    p = sub.add_parser(
+        "models",
+        help="list built-in models or prepare (convert and cache) one",
+        description="Built-in models ship as GGUF inside PyPI packages; 'prepare' converts one to a "
+        "cached safetensors folder ($MAAZA_CACHE_DIR) and prints its path.",
+    )
     p.add_argument("action", choices=["list", "prepare"])
     p.add_argument("name", nargs="?", default="smollm2-135m")
     p.set_defaults(handler=_run_models)
@@ -88,13 +119,21 @@ def _run_models(args: argparse.Namespace) -> int:
     if args.action == "list":
         for name, spec in BUILTIN_MODELS.items():
             cached = (converted_dir(name) / "maaza_source.json").is_file()
-            print(f"{name:14s} {spec.hub_id:40s} {'cached' if cached else 'not converted yet'}  ({spec.install_hint})")
+            print(
+                f"{name:14s} {spec.hub_id:40s} {'cached' if cached else 'not converted yet'}  ({spec.install_hint})"
+            )
         return 0
     print(resolve_model(args.name).path)
     return 0
 
 
-SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_eval, _add_models)
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from maaza.train.command import add_parser
+
+    add_parser(sub)
+
+
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_train, _add_eval, _add_models)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "no_progress", False):
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
@@ -122,7 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"maaza: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("maaza: interrupted (partial results are saved; re-run the same command to resume)", file=sys.stderr)
+        print(
+            "maaza: interrupted (partial results are saved; re-run the same command to resume)",
+            file=sys.stderr,
+        )
         return 130
 
 

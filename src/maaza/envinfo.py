@@ -15,7 +15,16 @@ from typing import Any
 
 from maaza.paths import repo_root
 
-TRACKED_PACKAGES = ("maaza", "torch", "transformers", "peft", "accelerate", "llguidance", "gguf", "jsonschema")
+TRACKED_PACKAGES = (
+    "maaza",
+    "torch",
+    "transformers",
+    "peft",
+    "accelerate",
+    "llguidance",
+    "gguf",
+    "jsonschema",
+)
 
 
 def cpu_model() -> str:
@@ -38,7 +47,11 @@ def git_commit(cwd: Path | None = None) -> str | None:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=where, capture_output=True, text=True, timeout=5, check=True,
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -81,5 +94,5 @@ def environment() -> dict[str, Any]:
         "versions": package_versions(),
         "git_commit": git_commit(),
         "command": " ".join(shlex.quote(arg) for arg in sys.argv),
-        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }

@@ -12,6 +12,12 @@ from typing import Any
 from maaza.errors import MaazaError, location
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write to a temp file in the same folder, fsync, then rename over the target."""
     target = Path(path)
@@ -22,6 +28,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual file mode
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -65,7 +72,9 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
             except json.JSONDecodeError as exc:
                 raise MaazaError(f"{location(file, number)}: malformed JSON line: {exc.msg}") from None
             if not isinstance(value, dict):
-                raise MaazaError(f"{location(file, number)}: expected a JSON object, got {type(value).__name__}")
+                raise MaazaError(
+                    f"{location(file, number)}: expected a JSON object, got {type(value).__name__}"
+                )
             yield number, value
 
 

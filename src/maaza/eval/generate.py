@@ -52,7 +52,9 @@ def eos_token_ids(model: Any, tokenizer: Any) -> list[int]:
 class _RowFinishTracker:
     """A StoppingCriteria that timestamps each row's first token and finish, and stops closed JSON."""
 
-    def __init__(self, tokenizer: Any, prompt_length: int, batch: int, eos_ids: list[int], stop_on_json: bool):
+    def __init__(
+        self, tokenizer: Any, prompt_length: int, batch: int, eos_ids: list[int], stop_on_json: bool
+    ):
         self.tokenizer = tokenizer
         self.prompt_length = prompt_length
         self.eos_ids = set(eos_ids)
@@ -126,5 +128,7 @@ def generate_batch(
             seconds = at - tracker.started
         text = tokenizer.decode(new_ids[:count], skip_special_tokens=True)
         generations.append(Generation(text, int(prompt_lengths[row]), count, seconds, ttft, reason))
-    timing = BatchTiming(len(prompts), total_seconds, sum(g.new_tokens for g in generations), sum(prompt_lengths))
+    timing = BatchTiming(
+        len(prompts), total_seconds, sum(g.new_tokens for g in generations), sum(prompt_lengths)
+    )
     return generations, timing

@@ -18,8 +18,18 @@ from maaza.tasks.edgejson import EdgeJSONRow, build_prompt, load_rows, load_sche
 
 RESULTS_SCHEMA_VERSION = 1
 # Settings that change the answers; resuming with any of them different would mix two experiments.
-IDENTITY_KEYS = ("task", "model", "adapter", "data", "prompt_format", "max_new_tokens", "dtype",
-                 "constrained", "lenient_datetime", "stop_on_json_close")
+IDENTITY_KEYS = (
+    "task",
+    "model",
+    "adapter",
+    "data",
+    "prompt_format",
+    "max_new_tokens",
+    "dtype",
+    "constrained",
+    "lenient_datetime",
+    "stop_on_json_close",
+)
 
 
 @dataclass
@@ -70,7 +80,10 @@ def summarize_timing(examples: list[dict[str, Any]], batches: list[dict[str, Any
         "tokens_per_s": round(tokens / seconds, 2) if seconds else None,
         "per_row_tokens_per_s_mean": round(statistics.fmean(row_rates), 2) if row_rates else None,
         "latency_s": {f"p{int(q * 100)}": _round(_percentile(latencies, q)) for q in (0.5, 0.9, 0.99)},
-        "ttft_s": {"mean": _round(statistics.fmean(ttfts)) if ttfts else None, "p50": _round(_percentile(ttfts, 0.5))},
+        "ttft_s": {
+            "mean": _round(statistics.fmean(ttfts)) if ttfts else None,
+            "p50": _round(_percentile(ttfts, 0.5)),
+        },
         "batches": len(batches),
         "finish_reasons": _count(e["finish_reason"] for e in examples),
     }
@@ -101,9 +114,15 @@ class EvalRun:
     def _identity(self, prompt_format: str) -> dict[str, Any]:
         cfg = self.config
         return {
-            "task": cfg.task, "model": cfg.model, "adapter": cfg.adapter, "data": str(Path(cfg.data).resolve()),
-            "prompt_format": prompt_format, "max_new_tokens": cfg.max_new_tokens, "dtype": cfg.dtype,
-            "constrained": cfg.constrained, "lenient_datetime": cfg.lenient_datetime,
+            "task": cfg.task,
+            "model": cfg.model,
+            "adapter": cfg.adapter,
+            "data": str(Path(cfg.data).resolve()),
+            "prompt_format": prompt_format,
+            "max_new_tokens": cfg.max_new_tokens,
+            "dtype": cfg.dtype,
+            "constrained": cfg.constrained,
+            "lenient_datetime": cfg.lenient_datetime,
             "stop_on_json_close": cfg.stop_on_json_close,
         }
 
@@ -123,17 +142,20 @@ class EvalRun:
     def run(self, *, progress: bool = True) -> dict[str, Any]:
         import torch
 
-        from maaza.models.loading import load_model
+        from maaza.models.loading import load_model, read_model_metadata
 
         cfg = self.config
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        saved = read_model_metadata(cfg.adapter) or (
+            read_model_metadata(cfg.model) if cfg.model and Path(cfg.model).is_dir() else {}
+        )
+        prompt_format = cfg.prompt_format or saved.get("prompt_format") or "seed"
+        identity = self._identity(prompt_format)
+        previous = self._load_previous(identity)  # before the (slow) model load: a clash fails fast
         load_started = time.perf_counter()
         loaded = load_model(cfg.model, adapter=cfg.adapter, dtype=cfg.dtype)
         load_seconds = time.perf_counter() - load_started
-        prompt_format = cfg.prompt_format or loaded.metadata.get("prompt_format") or "seed"
-        identity = self._identity(prompt_format)
-        previous = self._load_previous(identity)
         examples: dict[str, dict[str, Any]] = {}
         batches: list[dict[str, Any]] = []
         constraint_stats = {"compile_seconds": 0.0, "mask_seconds": 0.0, "mask_calls": 0}
@@ -144,18 +166,25 @@ class EvalRun:
         wanted_ids = {row.id for row in self.rows}
         examples = {key: value for key, value in examples.items() if key in wanted_ids}
         pending = [row for row in self.rows if row.id not in examples]
-        prompts = {row.id: build_prompt(row.prompt, self.schemas[row.schema_id], prompt_format, loaded.tokenizer)
-                   for row in pending}
+        prompts = {
+            row.id: build_prompt(row.prompt, self.schemas[row.schema_id], prompt_format, loaded.tokenizer)
+            for row in pending
+        }
         # Similar lengths in one batch: less padding, less wasted compute.
         pending.sort(key=lambda row: len(prompts[row.id]))
-        results = self._results(loaded, prompt_format, identity, load_seconds, examples, batches, constraint_stats)
+        results = self._results(
+            loaded, prompt_format, identity, load_seconds, examples, batches, constraint_stats
+        )
         bar = _progress(len(self.rows), len(examples), enabled=progress)
         for start in range(0, len(pending), cfg.batch_size):
-            chunk = pending[start:start + cfg.batch_size]
+            chunk = pending[start : start + cfg.batch_size]
             processor = self._constraint(chunk, loaded)
             generations, timing = generate_batch(
-                loaded.model, loaded.tokenizer, [prompts[row.id] for row in chunk],
-                max_new_tokens=cfg.max_new_tokens, stop_on_json_close=cfg.stop_on_json_close,
+                loaded.model,
+                loaded.tokenizer,
+                [prompts[row.id] for row in chunk],
+                max_new_tokens=cfg.max_new_tokens,
+                stop_on_json_close=cfg.stop_on_json_close,
                 logits_processor=processor,
             )
             if processor is not None:
@@ -166,12 +195,19 @@ class EvalRun:
             batches.append(asdict(timing))
             for row, gen in zip(chunk, generations, strict=True):
                 examples[row.id] = self._example(row, gen, timing)
-            results = self._results(loaded, prompt_format, identity, load_seconds, examples, batches, constraint_stats)
+            results = self._results(
+                loaded, prompt_format, identity, load_seconds, examples, batches, constraint_stats
+            )
             atomic_write_json(self.out_path, results)
             bar.update(len(chunk))
-            bar.set_postfix(tok_s=results["timing"]["tokens_per_s"], exact=f"{results['metrics']['overall']['json_exact']:.2f}")
+            bar.set_postfix(
+                tok_s=results["timing"]["tokens_per_s"],
+                exact=f"{results['metrics']['overall']['json_exact']:.2f}",
+            )
         bar.close()
-        results = self._results(loaded, prompt_format, identity, load_seconds, examples, batches, constraint_stats)
+        results = self._results(
+            loaded, prompt_format, identity, load_seconds, examples, batches, constraint_stats
+        )
         atomic_write_json(self.out_path, results)
         return results
 
@@ -184,42 +220,83 @@ class EvalRun:
         from maaza.eval.generate import eos_token_ids
 
         processor = SchemaLogitsProcessor(
-            [self.schemas[row.schema_id] for row in chunk], loaded.tokenizer, loaded.vocab_size,
-            eos_token_ids(loaded.model, loaded.tokenizer), lenient_datetime=self.config.lenient_datetime,
+            [self.schemas[row.schema_id] for row in chunk],
+            loaded.tokenizer,
+            loaded.vocab_size,
+            eos_token_ids(loaded.model, loaded.tokenizer),
+            lenient_datetime=self.config.lenient_datetime,
         )
         return LogitsProcessorList([processor])
 
     def _example(self, row: EdgeJSONRow, gen: Any, timing: BatchTiming) -> dict[str, Any]:
-        scores = score_example(gen.text, row.expected_output, self.schemas[row.schema_id],
-                               lenient_datetime=self.config.lenient_datetime)
+        scores = score_example(
+            gen.text,
+            row.expected_output,
+            self.schemas[row.schema_id],
+            lenient_datetime=self.config.lenient_datetime,
+        )
         return {
-            "id": row.id, "schema_id": row.schema_id, "complexity": row.complexity,
-            "raw_output": gen.text, **scores,
-            "prompt_tokens": gen.prompt_tokens, "new_tokens": gen.new_tokens, "seconds": round(gen.seconds, 4),
-            "ttft_seconds": round(gen.ttft_seconds, 4), "finish_reason": gen.finish_reason, "batch_size": timing.size,
+            "id": row.id,
+            "schema_id": row.schema_id,
+            "complexity": row.complexity,
+            "raw_output": gen.text,
+            **scores,
+            "prompt_tokens": gen.prompt_tokens,
+            "new_tokens": gen.new_tokens,
+            "seconds": round(gen.seconds, 4),
+            "ttft_seconds": round(gen.ttft_seconds, 4),
+            "finish_reason": gen.finish_reason,
+            "batch_size": timing.size,
         }
 
-    def _results(self, loaded: Any, prompt_format: str, identity: dict[str, Any], load_seconds: float,
-                 examples: dict[str, dict[str, Any]], batches: list[dict[str, Any]],
-                 constraint_stats: dict[str, float]) -> dict[str, Any]:
+    def _results(
+        self,
+        loaded: Any,
+        prompt_format: str,
+        identity: dict[str, Any],
+        load_seconds: float,
+        examples: dict[str, dict[str, Any]],
+        batches: list[dict[str, Any]],
+        constraint_stats: dict[str, float],
+    ) -> dict[str, Any]:
         ordered = [examples[row.id] for row in self.rows if row.id in examples]
         cfg = self.config
         timing = summarize_timing(ordered, batches)
-        timing.update({"model_load_seconds": round(load_seconds, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
-                       "batch_size": cfg.batch_size, "batch_log": batches})
+        timing.update(
+            {
+                "model_load_seconds": round(load_seconds, 2),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "batch_size": cfg.batch_size,
+                "batch_log": batches,
+            }
+        )
         if cfg.constrained:
             calls = constraint_stats["mask_calls"]
-            timing["constraint"] = {**constraint_stats,
-                                    "mask_ms_per_token": round(1000 * constraint_stats["mask_seconds"] / calls, 4)
-                                    if calls else None}
+            timing["constraint"] = {
+                **constraint_stats,
+                "mask_ms_per_token": round(1000 * constraint_stats["mask_seconds"] / calls, 4)
+                if calls
+                else None,
+            }
         return {
             "schema_version": RESULTS_SCHEMA_VERSION,
             "task": cfg.task,
             "status": "complete" if len(ordered) == len(self.rows) else "partial",
             "model": loaded.describe(),
-            "config": {**identity, "schemas": str(Path(cfg.schemas).resolve()), "limit": cfg.limit,
-                       "batch_size": cfg.batch_size, "decoding": "greedy", "threads": cfg.threads, **cfg.extra},
-            "data": {"path": str(Path(cfg.data).resolve()), "sha256": self.data_sha256, "rows": len(self.rows)},
+            "config": {
+                **identity,
+                "schemas": str(Path(cfg.schemas).resolve()),
+                "limit": cfg.limit,
+                "batch_size": cfg.batch_size,
+                "decoding": "greedy",
+                "threads": cfg.threads,
+                **cfg.extra,
+            },
+            "data": {
+                "path": str(Path(cfg.data).resolve()),
+                "sha256": self.data_sha256,
+                "rows": len(self.rows),
+            },
             "environment": self.environment,
             "metrics": aggregate(ordered) if ordered else {},
             "timing": timing,
@@ -236,9 +313,11 @@ def _progress(total: int, done: int, *, enabled: bool) -> Any:
 def format_summary(results: dict[str, Any]) -> str:
     """A markdown table of the aggregates (overall and by complexity) plus timing."""
     metrics = results.get("metrics") or {}
-    lines = ["| group | n | JSONExact | Field F1 | compliance | leaf F1 | schema valid | parse rate |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    buckets = [("overall", metrics.get("overall"))] + list((metrics.get("by_complexity") or {}).items())
+    lines = [
+        "| group | n | JSONExact | Field F1 | compliance | leaf F1 | schema valid | parse rate |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    buckets = [("overall", metrics.get("overall")), *list((metrics.get("by_complexity") or {}).items())]
     for name, bucket in buckets:
         if not bucket:
             continue

@@ -46,7 +46,9 @@ class LoadedModel:
     def describe(self) -> dict[str, Any]:
         params = sum(p.numel() for p in self.model.parameters())
         folder = Path(self.resolved.path)
-        weight_bytes = sum(f.stat().st_size for f in folder.glob("*.safetensors")) if folder.is_dir() else None
+        weight_bytes = (
+            sum(f.stat().st_size for f in folder.glob("*.safetensors")) if folder.is_dir() else None
+        )
         adapter_bytes = None
         if self.adapter:
             adapter_bytes = sum(f.stat().st_size for f in Path(self.adapter).glob("*.safetensors"))
@@ -120,9 +122,15 @@ def load_model(
     try:
         model = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=_torch_dtype(dtype))
     except OSError as exc:
-        hint = " (no network? hub ids need one; use a bundled name or a local folder)" if resolved.source == "hub" else ""
+        hint = (
+            " (no network? hub ids need one; use a bundled name or a local folder)"
+            if resolved.source == "hub"
+            else ""
+        )
         raise MaazaError(f"cannot load model '{name_or_path}'{hint}: {first_line(exc)}") from None
-    tokenizer_source = adapter if adapter and (Path(adapter) / "tokenizer_config.json").is_file() else resolved.path
+    tokenizer_source = (
+        adapter if adapter and (Path(adapter) / "tokenizer_config.json").is_file() else resolved.path
+    )
     tokenizer = load_tokenizer(tokenizer_source)
     if adapter:
         model = attach_adapter(model, adapter, merge=merge_adapter)

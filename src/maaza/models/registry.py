@@ -176,7 +176,9 @@ def convert_gguf_to_hf(gguf_path: Path, out_dir: Path) -> None:
     # Tied output embeddings may be absent from the state dict; anything else is a real mismatch.
     missing = [key for key in missing if not (key == "lm_head.weight" and config.tie_word_embeddings)]
     if missing or unexpected:
-        raise MaazaError(f"GGUF conversion of {gguf_path.name}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise MaazaError(
+            f"GGUF conversion of {gguf_path.name}: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
     plain.generation_config = quantized.generation_config
     plain.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)

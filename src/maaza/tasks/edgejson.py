@@ -88,10 +88,14 @@ def load_rows(
             raise MaazaError(f"{location(path, number, 'expected_output')} must be a JSON object")
         row_id, schema_id = str(raw["id"]), str(raw["schema_id"])
         if row_id in seen:
-            raise MaazaError(f"{location(path, number, 'id')}: duplicate id '{row_id}' (first on line {seen[row_id]})")
+            raise MaazaError(
+                f"{location(path, number, 'id')}: duplicate id '{row_id}' (first on line {seen[row_id]})"
+            )
         seen[row_id] = number
         if schemas is not None and schema_id not in schemas:
-            raise MaazaError(f"{location(path, number, 'schema_id')}: no schema named '{schema_id}' in the schema folder")
+            raise MaazaError(
+                f"{location(path, number, 'schema_id')}: no schema named '{schema_id}' in the schema folder"
+            )
         complexity = str(raw.get("complexity") or "unknown")
         rows.append(EdgeJSONRow(row_id, schema_id, complexity, raw["prompt"], raw["expected_output"], number))
     if limit is not None:
@@ -156,7 +160,9 @@ def _render(node: Any) -> str:
 def prompt_text(row_prompt: str, schema: dict[str, Any] | None, prompt_format: str) -> str:
     """The user-visible instruction text for one row (before any chat template)."""
     if prompt_format not in PROMPT_FORMATS:
-        raise MaazaError(f"unknown prompt format '{prompt_format}'; choose one of {', '.join(PROMPT_FORMATS)}")
+        raise MaazaError(
+            f"unknown prompt format '{prompt_format}'; choose one of {', '.join(PROMPT_FORMATS)}"
+        )
     if prompt_format.startswith("schema"):
         if schema is None:
             raise MaazaError(f"prompt format '{prompt_format}' needs the row's schema")
@@ -171,7 +177,9 @@ def build_prompt(row_prompt: str, schema: dict[str, Any] | None, prompt_format: 
         return text
     if not getattr(tokenizer, "chat_template", None):
         raise MaazaError(f"prompt format '{prompt_format}' needs a tokenizer with a chat template")
-    return tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True)
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+    )
 
 
 def target_text(expected: dict[str, Any], *, minify: bool = True) -> str:

