@@ -133,7 +133,32 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     add_parser(sub)
 
 
-SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_train, _add_eval, _add_models)
+def _add_extract(sub: argparse._SubParsersAction) -> None:
+    from maaza.extract import add_extract_parser
+
+    add_extract_parser(sub)
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    from maaza.export.command import add_parser
+
+    add_parser(sub)
+
+
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    from maaza.data.command import add_parser
+
+    add_parser(sub)
+
+
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_data,
+    _add_train,
+    _add_eval,
+    _add_extract,
+    _add_export,
+    _add_models,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

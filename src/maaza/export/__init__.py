@@ -1,0 +1,1 @@
+"""Deployable exports: merged safetensors folders and GGUF files for llama.cpp (`maaza export`)."""

@@ -1,0 +1,212 @@
+"""`maaza export --model M [--adapter A] --out DIR --formats merged gguf-f16 gguf-q8_0 gguf-q4_0 ...`.
+
+Each format lands in DIR (`merged/`, `<name>-<type>.gguf`), written atomically, and `DIR/sizes.json`
+records per format its bytes, export seconds and round-trip check (see `verify_gguf` / `verify_merged`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from maaza.errors import MaazaError
+
+FORMATS = ("merged", "gguf-f16", "gguf-q8_0", "gguf-q4_0", "gguf-q4_1")
+DEFAULT_GGUF_FORMATS = ("gguf-f16", "gguf-q8_0", "gguf-q4_1")
+SIZES_FILE = "sizes.json"
+
+
+def add_parser(sub: Any) -> None:
+    """Register `maaza export` on an argparse subparsers object."""
+    p = sub.add_parser(
+        "export",
+        help="export a model to deployable files (merged safetensors, GGUF f16/q8_0/q4_0)",
+        description="Export a model (+ LoRA adapter) into --out: 'merged' (adapter merged into its base, a "
+        "plain transformers folder) and GGUF files for llama.cpp (gguf-f16, gguf-q8_0, gguf-q4_0, gguf-q4_1). "
+        "Every file is reloaded and compared with the source (transformers reads GGUF); sizes and check "
+        f"results go to --out/{SIZES_FILE}. Default formats: merged (with --adapter) + "
+        f"{' '.join(DEFAULT_GGUF_FORMATS)}.",
+    )
+    p.add_argument("--model", default=None,
+                   help="smollm2-135m (default), a model folder (e.g. runs/x/merged); with --adapter: its base")
+    p.add_argument("--adapter", default=None, help="a peft LoRA adapter folder, merged before export")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--formats", nargs="+", choices=FORMATS, default=None, metavar="FORMAT",
+                   help=f"one or more of: {', '.join(FORMATS)}")
+    p.add_argument("--name", default=None, help="file stem of the GGUF files (default: the model's name)")
+    p.add_argument("--tokenizer-pre", default=None,
+                   help="llama.cpp pre-tokenizer name (default: guessed, e.g. smollm for SmolLM2)")
+    p.add_argument("--no-check", action="store_true", help="skip reloading and comparing each export")
+    p.add_argument("--check-tokens", type=int, default=16, help="greedy tokens compared per check (default 16)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler: export, print one line per format; exit 1 if a round-trip check failed."""
+    if args.check_tokens <= 0:
+        raise MaazaError("--check-tokens must be a positive number")
+    summary = export_model(
+        args.out, args.formats, model=args.model, adapter=args.adapter, name=args.name,
+        tokenizer_pre=args.tokenizer_pre, check=not args.no_check, check_tokens=args.check_tokens,
+        report=print,
+    )
+    failed = [fmt for fmt, entry in summary["formats"].items()
+              if fmt in summary["last_run"] and (entry.get("check") or {}).get("passed") is False]
+    print(f"sizes: {Path(args.out) / SIZES_FILE}")
+    if failed:
+        print(f"round-trip check FAILED for: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "model"
+
+
+def _describe_check(check: dict[str, Any] | None) -> str:
+    if not check:
+        return "not checked"
+    if "greedy_prefix_tokens" not in check:
+        return f"{'passed' if check['passed'] else 'FAILED'} (max |dlogit| {check['max_abs_logit_diff']:.2e})"
+    state = "passed" if check["passed"] else "FAILED"
+    tokenizer = check.get("tokenizer_ids_equal")
+    tok = "" if tokenizer is None else f", tokenizer {'same' if tokenizer else 'DIFFERENT'}"
+    return (
+        f"{state} (greedy {check['greedy_prefix_tokens']}/{check['new_tokens']} same, "
+        f"top-1 {check['top1_agreement']:.1%}, max |dlogit| {check['max_abs_logit_diff']:.3g}{tok})"
+    )
+
+
+def verify_merged(merged_dir: str | Path, adapter: str | Path, base_model: str | None = None) -> dict[str, Any]:
+    """Logits of the merged folder vs the base model with the adapter applied unmerged (fp32)."""
+    import torch
+
+    from maaza.export.gguf_export import DEFAULT_CHECK_PROMPT
+    from maaza.models.loading import load_model
+
+    started = time.perf_counter()
+    reference = load_model(base_model, adapter=str(adapter))
+    merged = load_model(str(merged_dir))
+    ids = reference.tokenizer(DEFAULT_CHECK_PROMPT, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        expected = reference.model(input_ids=ids).logits[0]
+        got = merged.model(input_ids=ids).logits[0]
+    diff = float((expected - got).abs().max())
+    return {
+        "passed": diff < 1e-3,
+        "reference": "base + adapter (unmerged)",
+        "max_abs_logit_diff": round(diff, 8),
+        "top1_agreement": round(float((expected.argmax(-1) == got.argmax(-1)).float().mean()), 4),
+        "positions": int(ids.shape[1]),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _read_sizes(path: Path) -> dict[str, Any]:
+    import json
+
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def export_model(
+    out_dir: str | Path,
+    formats: list[str] | tuple[str, ...] | None = None,
+    *,
+    model: str | None = None,
+    adapter: str | None = None,
+    name: str | None = None,
+    tokenizer_pre: str | None = None,
+    check: bool = True,
+    check_tokens: int = 16,
+    report: Any = None,
+) -> dict[str, Any]:
+    """Export `model` (+ `adapter`) to `formats` in `out_dir`; returns what `sizes.json` now holds."""
+    from maaza.export.gguf_export import export_gguf, verify_gguf
+    from maaza.export.merged import export_merged, folder_bytes
+    from maaza.io import atomic_write_json
+    from maaza.models.loading import read_model_metadata
+    from maaza.models.registry import DEFAULT_MODEL, resolve_model
+
+    chosen = list(dict.fromkeys(formats or ((("merged",) if adapter else ()) + DEFAULT_GGUF_FORMATS)))
+    unknown = [fmt for fmt in chosen if fmt not in FORMATS]
+    if unknown:
+        raise MaazaError(f"unknown export format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    if "merged" in chosen and not adapter:
+        raise MaazaError("the 'merged' format needs --adapter (a plain model folder is already merged)")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise MaazaError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    say = report or (lambda _line: None)
+    sizes_path = out / SIZES_FILE
+    summary = _read_sizes(sizes_path)
+    summary.setdefault("formats", {})
+    summary["last_run"] = chosen
+
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as scratch:
+        if adapter:
+            metadata = read_model_metadata(adapter)
+            merged_dir = out / "merged" if "merged" in chosen else Path(scratch) / "merged"
+            started = time.perf_counter()
+            export_merged(adapter, merged_dir, base_model=model)
+            source = merged_dir
+            default_name = metadata.get("name") or Path(adapter).resolve().parent.name
+            if "merged" in chosen:
+                entry = {"path": "merged", "bytes": folder_bytes(merged_dir),
+                         "seconds": round(time.perf_counter() - started, 2)}
+                entry["check"] = verify_merged(merged_dir, adapter, model) if check else None
+                summary["formats"]["merged"] = entry
+                say(f"merged      {'merged/':28s} {entry['bytes'] / 1e6:8.1f} MB  {_describe_check(entry['check'])}")
+        else:
+            resolved = resolve_model(model or DEFAULT_MODEL)
+            if resolved.source == "hub":
+                raise MaazaError(f"export needs a local model folder; '{resolved.path}' is a hub id")
+            source = Path(resolved.path)
+            metadata = read_model_metadata(source)
+            default_name = metadata.get("name") or resolved.name
+        stem = _safe_name(name or str(default_name))
+        summary["source"] = {
+            "model": model or (metadata.get("base_model") if adapter else DEFAULT_MODEL),
+            "adapter": adapter,
+            "folder": str(source) if not str(source).startswith(scratch) else None,
+            "safetensors_bytes": sum(f.stat().st_size for f in source.glob("*.safetensors")),
+        }
+        tokenizer_result: tuple[str, bool | None] | None = None
+        for fmt in chosen:
+            if not fmt.startswith("gguf-"):
+                continue
+            qtype = fmt.removeprefix("gguf-")
+            path = out / f"{stem}-{qtype}.gguf"
+            info = export_gguf(source, path, qtype, tokenizer_pre=tokenizer_pre, name=stem)
+            entry = {"path": path.name, **info.to_dict()}
+            entry["path"] = path.name
+            entry["check"] = None
+            if check:
+                # Rebuilding the tokenizer from GGUF metadata takes seconds and it is identical in every
+                # type written from this source, so it is compared once per run.
+                result = verify_gguf(path, source, new_tokens=check_tokens, check_tokenizer=tokenizer_result is None)
+                if tokenizer_result is None:
+                    tokenizer_result = (fmt, result["tokenizer_ids_equal"])
+                else:
+                    result["tokenizer_ids_equal"] = tokenizer_result[1]
+                    result["tokenizer_checked_in"] = tokenizer_result[0]
+                    result["passed"] = bool(result["passed"] and tokenizer_result[1] is not False)
+                entry["check"] = result
+            summary["formats"][fmt] = entry
+            summary["updated"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017
+            atomic_write_json(sizes_path, summary)
+            say(f"{fmt:11s} {path.name:28s} {info.bytes / 1e6:8.1f} MB  {_describe_check(entry['check'])}")
+    summary["updated"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017
+    atomic_write_json(sizes_path, summary)
+    return summary

@@ -1,0 +1,495 @@
+"""Schema-guided JSON extraction as a product: the `Extractor` API and the `maaza extract` command.
+
+    from maaza.extract import Extractor
+    ex = Extractor.load("runs/x/merged")              # or Extractor.load(adapter="runs/x/adapter")
+    ex.extract("Order A17 for Bob ...", "schemas/order.json")   # -> dict, valid against the schema
+
+The prompt is built the way the model was trained: the `prompt_format` saved in the model's (or
+adapter's) `maaza.json`, else `schema-chat` (the schema is rendered into the prompt, which is what lets
+a base model extract fields of a schema it has never seen). Decoding is constrained by the schema
+(llguidance) by default, and every answer is checked with full JSON Schema validation: `extract` either
+returns a schema-valid object or raises `ExtractionError` saying why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from maaza.errors import MaazaError, location
+
+__all__ = [
+    "SUPPORTED_BACKENDS", "ExtractionError", "Extractor", "add_extract_parser", "check_schema", "load_schema",
+]
+
+SUPPORTED_BACKENDS = ("hf",)
+PLANNED_BACKENDS = ("llamacpp", "onnx")
+DEFAULT_PROMPT_FORMAT = "schema-chat"
+
+SchemaLike = Mapping[str, Any] | str | os.PathLike[str]
+
+
+class ExtractionError(MaazaError):
+    """One text could not be turned into schema-valid JSON; the message says why.
+
+    `raw_output` holds the model's text when generation ran (None for input errors).
+    """
+
+    def __init__(self, message: str, *, raw_output: str | None = None) -> None:
+        super().__init__(message)
+        self.raw_output = raw_output
+
+
+# ------------------------------------------------------------------------------------------- schemas
+
+
+def check_schema(schema: Any, source: str | None = None) -> dict[str, Any]:
+    """Return `schema` if it is a JSON Schema for an object, else raise ExtractionError naming `source`."""
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
+    where = f"{source}: " if source else ""
+    if not isinstance(schema, Mapping):
+        raise ExtractionError(f"{where}a JSON Schema must be an object, got {type(schema).__name__}")
+    schema = dict(schema)
+    try:
+        validator_for(schema, default=Draft7Validator).check_schema(schema)
+    except SchemaError as exc:
+        path = "/".join(str(part) for part in exc.absolute_path) or "(root)"
+        raise ExtractionError(f"{where}invalid JSON Schema at {path}: {exc.message}") from None
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    if kind is not None and "object" not in kinds:
+        raise ExtractionError(f"{where}the schema must describe a JSON object (type 'object'), got {kind!r}")
+    return schema
+
+
+def load_schema(schema: SchemaLike) -> dict[str, Any]:
+    """A checked JSON Schema from a dict, a path to a `.json` file, or JSON text starting with `{`."""
+    from maaza.io import read_json
+
+    if isinstance(schema, Mapping):
+        return check_schema(schema)
+    if isinstance(schema, str) and schema.lstrip().startswith("{"):
+        try:
+            value = json.loads(schema)
+        except json.JSONDecodeError as exc:
+            raise ExtractionError(f"schema text is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+        return check_schema(value, "schema text")
+    if isinstance(schema, str | os.PathLike):
+        path = Path(schema).expanduser()
+        if not path.is_file():
+            raise ExtractionError(f"schema file not found: {path}")
+        try:
+            value = read_json(path, what="schema")
+        except MaazaError as exc:
+            raise ExtractionError(str(exc)) from None
+        return check_schema(value, str(path))
+    raise ExtractionError(f"schema must be a dict or a path to a JSON file, got {type(schema).__name__}")
+
+
+def _schema_key(schema: Mapping[str, Any]) -> str:
+    return json.dumps(schema, sort_keys=True, default=str)
+
+
+# ----------------------------------------------------------------------------------------- extractor
+
+
+@dataclass
+class _Item:
+    index: int
+    text: str
+    schema: dict[str, Any]
+
+
+@dataclass
+class Extractor:
+    """A loaded model that turns (text, JSON Schema) into a schema-valid JSON object."""
+
+    loaded: Any  # maaza.models.loading.LoadedModel
+    backend: str
+    prompt_format: str
+    constrained: bool = True
+    max_new_tokens: int = 512
+    lenient_datetime: bool = True
+    _grammar_errors: dict[str, str | None] = field(default_factory=dict, init=False, repr=False)
+
+    @classmethod
+    def load(
+        cls,
+        model: str | None = None,
+        adapter: str | None = None,
+        backend: str = "hf",
+        *,
+        constrained: bool = True,
+        max_new_tokens: int = 512,
+        lenient_datetime: bool = True,
+        prompt_format: str | None = None,
+        dtype: str = "float32",
+    ) -> Extractor:
+        """Load a model (bundled name, folder or hub id; default: the adapter's base, else smollm2-135m).
+
+        `prompt_format` overrides the one saved in `maaza.json` (default `schema-chat`, or `schema` when
+        the tokenizer has no chat template).
+        """
+        from maaza.tasks.edgejson import PROMPT_FORMATS
+
+        check_backend(backend)
+        if max_new_tokens <= 0:
+            raise MaazaError("max_new_tokens must be a positive number")
+        if prompt_format is not None and prompt_format not in PROMPT_FORMATS:
+            choices = ", ".join(PROMPT_FORMATS)
+            raise MaazaError(f"unknown prompt format '{prompt_format}'; choose one of {choices}")
+        from maaza.models.loading import load_model
+
+        loaded = load_model(model, adapter=adapter, dtype=dtype)
+        chosen = prompt_format or loaded.metadata.get("prompt_format")
+        if not chosen:
+            has_template = bool(getattr(loaded.tokenizer, "chat_template", None))
+            chosen = DEFAULT_PROMPT_FORMAT if has_template else "schema"
+        return cls(loaded, backend, str(chosen), constrained, max_new_tokens, lenient_datetime)
+
+    # -------------------------------------------------------------------------------------- public
+
+    def extract(self, text: str, schema: SchemaLike) -> dict[str, Any]:
+        """The JSON object `text` holds, valid against `schema` (dict or path); raises ExtractionError."""
+        result = self.extract_batch([(text, schema)], batch_size=1)[0]
+        if isinstance(result, ExtractionError):
+            raise result
+        return result
+
+    def extract_batch(
+        self, items: Sequence[tuple[str, SchemaLike]], batch_size: int = 8
+    ) -> list[dict[str, Any] | ExtractionError]:
+        """Extract many texts, `batch_size` decoded together; a failed item is its ExtractionError."""
+        if batch_size <= 0:
+            raise MaazaError("batch_size must be a positive number")
+        results: list[dict[str, Any] | ExtractionError | None] = [None] * len(items)
+        pending: list[_Item] = []
+        for index, (text, schema) in enumerate(items):
+            try:
+                pending.append(_Item(index, self._check_text(text), self._prepare_schema(schema)))
+            except ExtractionError as exc:
+                results[index] = exc
+        # Similar lengths decode together: less left padding, same answers (greedy, masked padding).
+        pending.sort(key=lambda item: len(item.text))
+        for start in range(0, len(pending), batch_size):
+            chunk = pending[start : start + batch_size]
+            for item, outcome in zip(chunk, self._generate(chunk), strict=True):
+                results[item.index] = outcome
+        missing = ExtractionError("internal error: item was not processed")
+        return [result if result is not None else missing for result in results]
+
+    def describe(self) -> dict[str, Any]:
+        """Model, adapter, backend and decoding settings (for logs and output headers)."""
+        return {
+            **self.loaded.describe(),
+            "backend": self.backend,
+            "prompt_format": self.prompt_format,
+            "constrained": self.constrained,
+            "max_new_tokens": self.max_new_tokens,
+        }
+
+    # ------------------------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _check_text(text: Any) -> str:
+        if not isinstance(text, str):
+            raise ExtractionError(f"text must be a string, got {type(text).__name__}")
+        stripped = text.strip()
+        if not stripped:
+            raise ExtractionError("empty text")
+        return stripped
+
+    def _prepare_schema(self, schema: SchemaLike) -> dict[str, Any]:
+        """Load + check a schema, and make sure it compiles to a grammar (cached per schema content)."""
+        from maaza.eval.constrained import ConstraintError, compile_grammar
+
+        checked = load_schema(schema)
+        if self.constrained:
+            cache = self._grammar_errors
+            key = _schema_key(checked)  # -> None if the schema compiles, else the compile error
+            if key not in cache:
+                try:
+                    compile_grammar(checked, lenient_datetime=self.lenient_datetime)
+                    cache[key] = None
+                except ConstraintError as exc:
+                    cache[key] = str(exc)
+            if cache[key] is not None:
+                source = f"{schema}: " if isinstance(schema, str | os.PathLike) else ""
+                raise ExtractionError(f"{source}schema cannot be used for constrained decoding: {cache[key]}")
+        return checked
+
+    def _generate(self, chunk: list[_Item]) -> list[dict[str, Any] | ExtractionError]:
+        from maaza.eval.constrained import ConstraintError
+        from maaza.eval.generate import generate_batch
+        from maaza.tasks.edgejson import build_prompt
+
+        loaded = self.loaded
+        fmt, tokenizer = self.prompt_format, loaded.tokenizer
+        prompts = [build_prompt(item.text, item.schema, fmt, tokenizer) for item in chunk]
+        try:
+            generations, _ = generate_batch(
+                loaded.model, loaded.tokenizer, prompts, max_new_tokens=self.max_new_tokens,
+                logits_processor=self._constraint([item.schema for item in chunk]),
+            )
+        except ConstraintError as exc:
+            if len(chunk) > 1:  # isolate the row that broke the grammar; the others still get answers
+                return [self._generate([item])[0] for item in chunk]
+            return [ExtractionError(f"constrained decoding failed: {exc}")]
+        return [self._finish(gen, item.schema) for gen, item in zip(generations, chunk, strict=True)]
+
+    def _constraint(self, schemas: list[dict[str, Any]]) -> Any:
+        if not self.constrained:
+            return None
+        from transformers import LogitsProcessorList
+
+        from maaza.eval.constrained import SchemaLogitsProcessor
+        from maaza.eval.generate import eos_token_ids
+
+        loaded = self.loaded
+        processor = SchemaLogitsProcessor(
+            schemas, loaded.tokenizer, loaded.vocab_size, eos_token_ids(loaded.model, loaded.tokenizer),
+            lenient_datetime=self.lenient_datetime,
+        )
+        return LogitsProcessorList([processor])
+
+    def _finish(self, gen: Any, schema: dict[str, Any]) -> dict[str, Any] | ExtractionError:
+        from maaza.eval.json_parse import parse_json_output
+        from maaza.eval.metrics import schema_valid
+
+        parsed = parse_json_output(gen.text)
+        if not parsed.ok:
+            if gen.finish_reason == "length":
+                return ExtractionError(
+                    f"output cut off at max_new_tokens={self.max_new_tokens} before the JSON object closed",
+                    raw_output=gen.text,
+                )
+            message = f"model output is not a JSON object: {_preview(gen.text)}"
+            return ExtractionError(message, raw_output=gen.text)
+        valid, error = schema_valid(parsed.value, schema, lenient_datetime=self.lenient_datetime)
+        if not valid:
+            return ExtractionError(f"model output does not match the schema: {error}", raw_output=gen.text)
+        return parsed.value
+
+
+def _preview(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def check_backend(backend: str) -> None:
+    """Raise MaazaError for a backend this version cannot run."""
+    if backend not in SUPPORTED_BACKENDS:
+        raise MaazaError(
+            f"unknown backend '{backend}'; supported: {', '.join(SUPPORTED_BACKENDS)} "
+            f"({', '.join(PLANNED_BACKENDS)} are planned)"
+        )
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+def add_extract_parser(sub: Any) -> None:
+    """Register `maaza extract` on an argparse subparsers object."""
+    from maaza.tasks.edgejson import PROMPT_FORMATS
+
+    p = sub.add_parser(
+        "extract",
+        help="extract schema-valid JSON from text with a (fine-tuned) model",
+        description="Extract a JSON object matching a JSON Schema from TEXT (or stdin: '-') and print it; "
+        "or, with --input rows.jsonl --output out.jsonl, every row's `prompt` (schema from --schema, or the "
+        "row's `schema_id` looked up in --schemas DIR), writing {id, output} or {id, error} per row. "
+        "Re-running the same batch command skips rows already written.",
+    )
+    p.add_argument("text", nargs="?", default=None, help="the text to extract from; '-' reads stdin")
+    p.add_argument("--model", default=None,
+                   help="smollm2-135m (default), a model folder (e.g. runs/x/merged) or a hub id")
+    p.add_argument("--adapter", default=None, help="a peft LoRA adapter folder (its base unless --model)")
+    p.add_argument("--backend", default="hf", help="inference backend (supported: hf)")
+    p.add_argument("--schema", default=None, help="JSON Schema file for the text (or for every --input row)")
+    p.add_argument("--schemas", default=None, help="schema folder; rows pick one by `schema_id` (file stem)")
+    p.add_argument("--input", default=None, help="batch mode: JSONL rows with `prompt` (+ `id`, `schema_id`)")
+    p.add_argument("--output", default=None, help="batch mode: JSONL of {id, output} / {id, error} rows")
+    p.add_argument("--fresh", action="store_true", help="batch mode: ignore rows already in --output")
+    p.add_argument("--indent", type=int, default=None, help="pretty-print the JSON with this indent")
+    p.add_argument("--batch-size", type=int, default=8, help="rows decoded together (default 8)")
+    p.add_argument("--max-new-tokens", type=int, default=512, help="generation budget per text (default 512)")
+    p.add_argument("--prompt-format", default=None, choices=PROMPT_FORMATS,
+                   help="prompt template (default: the model's maaza.json, else schema-chat)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--unconstrained", action="store_true",
+                   help="free decoding (the answer is still parsed and schema-checked)")
+    p.add_argument("--strict-datetime", action="store_true",
+                   help="`date-time` needs an RFC 3339 offset (default accepts ISO-8601 without one)")
+    p.add_argument("--no-progress", action="store_true", help="hide the batch progress bar")
+    p.set_defaults(handler=run_extract)
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    """Handler for `maaza extract`.
+
+    Input errors (bad schema, unreadable/malformed input, empty text) raise MaazaError before the model is
+    loaded (the CLI prints one line, exit 2); a text the model fails on exits 1 (single text) or becomes an
+    `{id, error}` row (batch mode, exit 0).
+    """
+    check_backend(args.backend)
+    if args.batch_size <= 0:
+        raise MaazaError("--batch-size must be a positive number")
+    if args.max_new_tokens <= 0:
+        raise MaazaError("--max-new-tokens must be a positive number")
+    if args.input is not None:
+        if args.text is not None:
+            raise MaazaError("give either TEXT/- or --input rows.jsonl, not both")
+        return _run_batch(args)
+    if args.text is None:
+        raise MaazaError("nothing to extract from: give TEXT, '-' (stdin) or --input rows.jsonl")
+    if args.schema is None:
+        raise MaazaError("--schema S.json is required")
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if not text.strip():
+        raise ExtractionError("empty text" + (" on stdin" if args.text == "-" else ""))
+    schema = load_schema(args.schema)
+    extractor = _load_extractor(args)
+    try:
+        result = extractor.extract(text, schema)
+    except ExtractionError as exc:  # the model failed (inputs were fine): exit 1, not the usage-error 2
+        print(f"maaza: extraction failed: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False, indent=args.indent))
+    return 0
+
+
+def _load_extractor(args: argparse.Namespace) -> Extractor:
+    return Extractor.load(
+        args.model, args.adapter, args.backend, constrained=not args.unconstrained,
+        max_new_tokens=args.max_new_tokens, lenient_datetime=not args.strict_datetime,
+        prompt_format=args.prompt_format, dtype=args.dtype,
+    )
+
+
+@dataclass
+class _BatchRow:
+    id: Any
+    key: str
+    text: str
+    schema_name: str
+
+
+def _read_batch_rows(path: Path, schema_ids: set[str] | None) -> list[_BatchRow]:
+    """Rows of the input JSONL; structural problems name file:line. `schema_ids` None: one --schema."""
+    from maaza.io import iter_jsonl
+
+    rows: list[_BatchRow] = []
+    seen: dict[str, int] = {}
+    for number, raw in iter_jsonl(path):
+        prompt = raw.get("prompt")
+        if not isinstance(prompt, str):
+            what = "is missing" if prompt is None else "must be a string"
+            raise MaazaError(f"{location(path, number, 'prompt')} {what}")
+        row_id = raw.get("id", number)
+        key = json.dumps(row_id, sort_keys=True)
+        if key in seen:
+            first = seen[key]
+            raise MaazaError(f"{location(path, number, 'id')}: duplicate id {key} (first on line {first})")
+        seen[key] = number
+        schema_name = ""
+        if schema_ids is not None:
+            if "schema_id" not in raw:
+                raise MaazaError(f"{location(path, number, 'schema_id')} is missing (needed with --schemas)")
+            schema_name = str(raw["schema_id"])
+            if schema_name not in schema_ids:
+                raise MaazaError(f"{location(path, number, 'schema_id')}: no schema named '{schema_name}'")
+        rows.append(_BatchRow(row_id, key, prompt, schema_name))
+    return rows
+
+
+def _load_batch_schemas(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """schema name -> checked schema; "" is the single --schema. Errors name the file."""
+    if args.schema is not None and args.schemas is not None:
+        raise MaazaError("give either --schema (one schema for all rows) or --schemas DIR, not both")
+    if args.schema is not None:
+        return {"": load_schema(args.schema)}
+    if args.schemas is None:
+        raise MaazaError("batch mode needs --schema S.json or --schemas DIR (rows pick one by `schema_id`)")
+    from maaza.tasks.edgejson import load_schemas
+
+    root = Path(args.schemas)
+    schemas = load_schemas(root)
+    paths = {path.stem: path for path in root.rglob("*.json")}
+    return {name: check_schema(schema, str(paths.get(name, name))) for name, schema in schemas.items()}
+
+
+def _read_done(paths: Iterable[Path]) -> dict[str, dict[str, Any]]:
+    """Rows written by an earlier run (final output and/or partial progress); torn lines are ignored."""
+    done: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        if not path.is_file():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict) and "id" in row and ("output" in row or "error" in row):
+                done[json.dumps(row["id"], sort_keys=True)] = row
+    return done
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from maaza.io import atomic_write_text
+
+    if args.output is None:
+        raise MaazaError("--input needs --output out.jsonl")
+    input_path, output_path = Path(args.input), Path(args.output)
+    if input_path.resolve() == output_path.resolve():
+        raise MaazaError("--output must differ from --input")
+    schemas = _load_batch_schemas(args)
+    rows = _read_batch_rows(input_path, None if "" in schemas else set(schemas))
+    partial_path = output_path.with_name(output_path.name + ".partial")
+    if args.fresh:
+        partial_path.unlink(missing_ok=True)
+    done = {} if args.fresh else _read_done([output_path, partial_path])
+    done = {row.key: done[row.key] for row in rows if row.key in done}
+    # Similar lengths decode together (less padding); the output keeps the input order.
+    todo = sorted((row for row in rows if row.key not in done), key=lambda row: len(row.text))
+
+    if todo:
+        extractor = _load_extractor(args)
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        bar = tqdm(total=len(todo), unit="row", desc="extract", disable=args.no_progress, file=sys.stderr)
+        with partial_path.open("a", encoding="utf-8") as progress:
+            for start in range(0, len(todo), args.batch_size):
+                chunk = todo[start : start + args.batch_size]
+                items = [(row.text, schemas[row.schema_name]) for row in chunk]
+                outcomes = extractor.extract_batch(items, batch_size=args.batch_size)
+                for row, outcome in zip(chunk, outcomes, strict=True):
+                    record: dict[str, Any] = {"id": row.id}
+                    if isinstance(outcome, ExtractionError):
+                        record["error"] = str(outcome)
+                    else:
+                        record["output"] = outcome
+                    done[row.key] = record
+                    progress.write(json.dumps(record, ensure_ascii=False) + "\n")
+                progress.flush()
+                bar.update(len(chunk))
+        bar.close()
+    ordered = [done[row.key] for row in rows]
+    atomic_write_text(output_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))
+    partial_path.unlink(missing_ok=True)
+    errors = sum(1 for r in ordered if "error" in r)
+    skipped = len(rows) - len(todo)
+    print(
+        f"{len(rows) - errors} extracted, {errors} errors"
+        f"{f' ({skipped} already done)' if skipped else ''} -> {output_path}",
+        file=sys.stderr,
+    )
+    return 0
