@@ -42,6 +42,17 @@ else
   printf '%s\n' "$want" > "$STAMP"
 fi
 
+# Headless Chromium renders the leaderboard page in its test. System-wide, so only on CI or when asked.
+if [[ "${CI:-}" == "true" || "${MAAZA_INSTALL_CHROMIUM:-}" == "1" ]] && ! command -v chromium >/dev/null 2>&1; then
+  if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium (leaderboard browser test)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || say "chromium could not be installed; the browser test will be skipped"
+  else
+    say "chromium not found and not root: the browser test will be skipped"
+  fi
+fi
+
 say "checking the install"
 if ! "$PY" - <<'PY'
 import importlib.util

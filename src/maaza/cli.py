@@ -151,12 +151,25 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     add_parser(sub)
 
 
+def _add_reports(sub: argparse._SubParsersAction) -> None:
+    from maaza.report.command import (
+        add_card_parser,
+        add_leaderboard_parser,
+        add_publish_parser,
+        add_refine_parser,
+    )
+
+    for add in (add_refine_parser, add_card_parser, add_leaderboard_parser, add_publish_parser):
+        add(sub)
+
+
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_data,
     _add_train,
     _add_eval,
     _add_extract,
     _add_export,
+    _add_reports,
     _add_models,
 )
 

@@ -1,0 +1,352 @@
+"""Reading results JSONs for reports: path expansion, validation, one display row per file.
+
+Also the *published* reference figures (the Maaza MLM-135M-JSON v1 card and the baselines it
+quotes), kept apart from anything measured here and always labelled as published.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from maaza.errors import MaazaError
+from maaza.io import read_json
+
+COMPLEXITIES: tuple[str, ...] = ("simple", "medium", "complex")
+METRIC_KEYS: tuple[str, ...] = (
+    "json_exact",
+    "field_f1",
+    "schema_compliance",
+    "leaf_f1",
+    "schema_valid",
+    "parse_rate",
+)
+METRIC_NAMES: dict[str, str] = {
+    "json_exact": "JSONExact",
+    "field_f1": "Field F1",
+    "schema_compliance": "Schema compliance",
+    "leaf_f1": "Leaf F1",
+    "schema_valid": "Schema valid",
+    "parse_rate": "Parse rate",
+}
+# Shown as percentages; the F1s are shown as 0..1 fractions, as in the published card.
+PERCENT_METRICS = frozenset({"json_exact", "schema_compliance", "schema_valid", "parse_rate"})
+PUBLISHED_CARD = "CycleCore/Maaza-MLM-135M-JSON-v1 model card"
+PUBLISHED_URL = "https://huggingface.co/CycleCore/Maaza-MLM-135M-JSON-v1"
+
+
+@dataclass
+class Entry:
+    """One leaderboard/plot row: a measured results file or a published figure."""
+
+    model: str
+    variant: str
+    prompt_format: str | None
+    constrained: bool | None
+    params: int | None
+    size_bytes: int | None
+    overall: dict[str, Any]
+    by_complexity: dict[str, dict[str, Any]]
+    source: str
+    published: bool = False
+    fine_tuned: bool = False
+    base: str | None = None
+    tokens_per_s: float | None = None
+    backend: str | None = None
+    precision: str | None = None
+    n: int | None = None
+    notes: list[str] = field(default_factory=list)
+    label: str = ""
+    params_text: str | None = None  # published rows: the figure as the source wrote it
+    size_text: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            self.label = self.default_label()
+
+    def default_label(self) -> str:
+        """Model name + variant + prompt format + constrained flag (or *published*)."""
+        if self.published:
+            return f"{self.model} (published)"
+        parts = [self.model]
+        if self.variant:
+            parts.append(f"[{self.variant}]")
+        if self.prompt_format:
+            parts.append(self.prompt_format)
+        if self.constrained:
+            parts.append("constrained")
+        return " ".join(parts)
+
+    def metric(self, key: str, complexity: str | None = None) -> float | None:
+        """A metric overall or in one complexity bucket; None when not measured/published."""
+        bucket = self.overall if complexity is None else self.by_complexity.get(complexity) or {}
+        value = bucket.get(key)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _published(
+    model: str,
+    params: int,
+    overall: dict[str, float],
+    *,
+    by_complexity: dict[str, dict[str, float]] | None = None,
+    size_bytes: int | None = None,
+    fine_tuned: bool = False,
+    base: str,
+    notes: list[str] | None = None,
+    params_text: str,
+    size_text: str | None = None,
+) -> Entry:
+    return Entry(
+        model=model,
+        variant="",
+        prompt_format="seed",
+        constrained=None,
+        params=params,
+        size_bytes=size_bytes,
+        overall=overall,
+        by_complexity=by_complexity or {},
+        source=PUBLISHED_CARD,
+        published=True,
+        fine_tuned=fine_tuned,
+        base=base,
+        n=158,
+        notes=notes or [],
+        params_text=params_text,
+        size_text=size_text,
+    )
+
+
+def published_entries() -> list[Entry]:
+    """The figures the published Maaza MLM-135M-JSON v1 card reports (EdgeJSON v3 test, 158 rows)."""
+    return [
+        _published(
+            "Maaza MLM-135M-JSON v1",
+            135_000_000,
+            {"json_exact": 0.247, "field_f1": 0.520, "schema_compliance": 0.411},
+            by_complexity={
+                "simple": {"json_exact": 0.447, "field_f1": 0.698},
+                "medium": {"json_exact": 0.135, "field_f1": 0.456},
+                "complex": {"json_exact": 0.0, "field_f1": 0.234},
+            },
+            size_bytes=270_000_000,
+            fine_tuned=True,
+            base="SmolLM2-135M",
+            params_text="135M",
+            size_text="~270 (fp16)",
+        ),
+        _published(
+            "SmolLM2-135M base",
+            135_000_000,
+            {"json_exact": 0.019, "field_f1": 0.024, "schema_compliance": 0.051},
+            base="SmolLM2-135M",
+            params_text="135M",
+        ),
+        _published(
+            "Qwen2.5-0.5B",
+            500_000_000,
+            {"json_exact": 0.146, "field_f1": 0.195, "schema_compliance": 0.190},
+            base="Qwen2.5-0.5B",
+            params_text="0.5B",
+            notes=["params nominal (from the model name)"],
+        ),
+    ]
+
+
+# ------------------------------------------------------------------------------------------- loading
+
+
+def is_results(data: Any) -> bool:
+    """Whether a parsed JSON document looks like a `maaza eval` results file."""
+    return isinstance(data, dict) and isinstance(data.get("model"), dict) and "metrics" in data
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """A results JSON, or a MaazaError saying why the file is not one."""
+    data = read_json(path, what="results file")
+    if not is_results(data):
+        raise MaazaError(
+            f"{path}: not a maaza results JSON (no 'model' / 'metrics'); write one with maaza eval"
+        )
+    return data
+
+
+def _has_glob(text: str) -> bool:
+    return any(char in text for char in "*?[")
+
+
+def expand_paths(args: list[str]) -> list[tuple[Path, bool]]:
+    """Files named by the arguments (files, folders searched recursively for *.json, glob patterns).
+
+    Returns (path, explicit): explicit files must be results JSONs; files found through a folder or a
+    pattern may be something else (a training summary, sizes.json) and are then skipped.
+    """
+    found: list[tuple[Path, bool]] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, explicit: bool) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            found.append((path, explicit))
+
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            for child in sorted(path.rglob("*.json")):
+                if child.is_file():
+                    add(child, False)
+        elif path.is_file():
+            add(path, True)
+        elif _has_glob(arg):
+            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True))
+            files = [m for m in matches if m.is_file() and m.suffix == ".json"]
+            folders = [m for m in matches if m.is_dir()]
+            for folder in folders:
+                files.extend(sorted(c for c in folder.rglob("*.json") if c.is_file()))
+            if not files:
+                raise MaazaError(f"'{arg}' matches no .json files")
+            for match in files:
+                add(match, False)
+        else:
+            raise MaazaError(f"results file not found: {arg}")
+    return found
+
+
+def collect_results(
+    args: list[str], *, include_partial: bool = False
+) -> tuple[list[tuple[Path, dict[str, Any]]], list[tuple[Path, str]]]:
+    """Load the results files the arguments name; returns (loaded, skipped with a reason each)."""
+    loaded: list[tuple[Path, dict[str, Any]]] = []
+    skipped: list[tuple[Path, str]] = []
+    for path, explicit in expand_paths(args):
+        if explicit:
+            data = load_results(path)
+        else:
+            try:
+                data = read_json(path, what="JSON file")
+            except MaazaError as exc:
+                skipped.append((path, str(exc)))
+                continue
+            if not is_results(data):
+                skipped.append((path, "not a results JSON"))
+                continue
+        status = data.get("status", "complete")
+        if status != "complete" and not include_partial:
+            done = (data.get("metrics") or {}).get("overall", {}).get("n")
+            rows = (data.get("data") or {}).get("rows")
+            detail = f" ({done}/{rows} rows)" if done is not None and rows is not None else ""
+            skipped.append((path, f"status '{status}'{detail}; pass --include-partial to show it"))
+            continue
+        if not (data.get("metrics") or {}).get("overall", {}).get("n"):
+            skipped.append((path, "no scored rows"))
+            continue
+        loaded.append((path, data))
+    return loaded, skipped
+
+
+# ------------------------------------------------------------------------------------------ describing
+
+
+def adapter_label(adapter: str | None) -> str:
+    """A short name for an adapter path: `run/adapter` for `.../run/adapter`."""
+    if not adapter:
+        return ""
+    path = Path(adapter)
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+
+def is_fine_tuned(model: dict[str, Any]) -> bool:
+    """An adapter on top, or a model folder whose name differs from its base (a merged run)."""
+    if model.get("adapter"):
+        return True
+    name, base = model.get("name"), model.get("base")
+    return bool(name and base and name != base)
+
+
+def disk_bytes(model: dict[str, Any]) -> int | None:
+    """Bytes on disk of what was evaluated: weight files plus the adapter's, when measured."""
+    weights = model.get("file_size_bytes")
+    if not isinstance(weights, int):
+        return None
+    adapter = model.get("adapter_size_bytes")
+    return weights + (adapter if isinstance(adapter, int) else 0)
+
+
+def entry_from_results(path: Path, results: dict[str, Any]) -> Entry:
+    """The display row for one results file (every number read from it)."""
+    model = results.get("model") or {}
+    config = results.get("config") or {}
+    metrics = results.get("metrics") or {}
+    overall = metrics.get("overall") or {}
+    variant = str(config.get("variant") or adapter_label(model.get("adapter")))
+    notes = []
+    if results.get("status", "complete") != "complete":
+        notes.append(f"partial: {overall.get('n')}/{(results.get('data') or {}).get('rows')} rows")
+    return Entry(
+        model=str(model.get("name") or "?"),
+        variant=variant,
+        prompt_format=config.get("prompt_format"),
+        constrained=bool(config.get("constrained")),
+        params=model.get("params") if isinstance(model.get("params"), int) else None,
+        size_bytes=disk_bytes(model),
+        overall=overall,
+        by_complexity=metrics.get("by_complexity") or {},
+        source=str(path),
+        fine_tuned=is_fine_tuned(model),
+        base=model.get("base"),
+        tokens_per_s=(results.get("timing") or {}).get("tokens_per_s"),
+        backend=model.get("backend"),
+        precision=model.get("precision"),
+        n=overall.get("n"),
+        notes=notes,
+    )
+
+
+def unique_labels(entries: list[Entry]) -> None:
+    """Make labels unique in place by appending the source file's stem where two rows collide."""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.label] = counts.get(entry.label, 0) + 1
+    for entry in entries:
+        if counts[entry.label] > 1 and not entry.published:
+            entry.label = f"{entry.label} ({Path(entry.source).stem})"
+
+
+# ------------------------------------------------------------------------------------------ formatting
+
+
+def fmt_metric(key: str, value: Any, *, digits: int = 1) -> str:
+    """Percent for rates, 3 decimals for F1s, '-' for missing."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "-"
+    if key in PERCENT_METRICS:
+        return f"{100 * value:.{digits}f}%"
+    return f"{value:.3f}"
+
+
+def fmt_params(params: int | None) -> str:
+    if not params:
+        return "-"
+    return f"{params / 1e9:.2f}B" if params >= 1e9 else f"{params / 1e6:.1f}M"
+
+
+def fmt_mb(size: int | None, *, approx: bool = False) -> str:
+    if not size:
+        return "-"
+    return f"{'~' if approx else ''}{size / 1e6:.1f}"
+
+
+# What the published card says about training and speed (strings as written there, for side-by-side tables).
+PUBLISHED_TRAINING: dict[str, str] = {
+    "base": "SmolLM2-135M (HuggingFaceTB)",
+    "method": "LoRA r=16, alpha=32, dropout 0.1, q/k/v/o/gate/up/down projections",
+    "data": "EdgeJSON v3: 629 train / 158 test examples, 24 schemas",
+    "hyperparameters": "lr 2e-4, 3 epochs, effective batch 32, cosine with 10% warmup, BF16",
+    "train_time": "48.7 s on an NVIDIA RTX 4080 SUPER (16GB)",
+    "final_train_loss": "1.449",
+    "speed": "18.5 tokens/s (CPU)",
+    "size": "~270MB (FP16), ~70MB (Q4 quantized)",
+}

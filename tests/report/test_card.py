@@ -1,0 +1,186 @@
+"""`maaza card`: front matter that huggingface_hub parses, measured numbers only, no section without its file."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from huggingface_hub import ModelCard, metadata_load
+from huggingface_hub.repocard_data import model_index_to_eval_results
+from report_helpers import (
+    BASE_PLAN,
+    HUB_ID,
+    MACHINE,
+    make_examples,
+    make_run_dir,
+    results_doc,
+    run_cli,
+    write_json,
+)
+
+from maaza.report.card import build_card
+
+
+def test_front_matter_parses_with_measured_metrics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run, docs = make_run_dir(tmp_path)
+    assert run_cli(["card", str(run)]) == 0
+    readme = run / "README.md"
+    assert f"model card: {readme}" in capsys.readouterr().out
+    card = ModelCard.load(readme)
+    assert card.data.base_model == HUB_ID
+    assert card.data.license == "apache-2.0"
+    assert card.data.library_name == "peft"
+    assert "lora" in card.data.tags and card.data.datasets == ["edgejson_v3"]
+    meta = metadata_load(readme)
+    assert meta is not None
+    name, evals = model_index_to_eval_results(meta["model-index"])
+    assert name == "mlm-135m-json-test"
+    got = {(e.dataset_config, e.metric_type): e.metric_value for e in evals}
+    for doc in docs:
+        variant = "schema-chat-" + ("constrained" if doc["config"]["constrained"] else "unconstrained")
+        overall = doc["metrics"]["overall"]
+        for key in ("json_exact", "field_f1", "schema_compliance", "leaf_f1", "parse_rate"):
+            assert got[(variant, key)] == overall[key]  # exact, not rounded
+        assert (variant, "schema_valid") not in got  # None in the results: not reported
+    assert all(e.task_type == "text-generation" and e.dataset_type == "edgejson" for e in evals)
+
+
+def test_body_numbers_come_from_the_files(tmp_path: Path) -> None:
+    run, docs = make_run_dir(tmp_path)
+    text = build_card(run)
+    body = text.split("\n---\n", 1)[1]
+    unconstrained = docs[0]["metrics"]
+    assert unconstrained["overall"]["json_exact"] == 0.65
+    assert "| overall | 40 | 65.0% | 0.782 | 67.5% | 0.812 | - | 97.5% |" in body
+    assert "| complex | 10 | 10.0% | 0.420 | 10.0% | 0.500 | - | 90.0% |" in body
+    for fragment in (
+        "| rank r | 16 |",
+        "| alpha | 32 |",
+        "k_proj, o_proj, q_proj, v_proj",  # adapter_config.json
+        "| trainable parameters | 4,884,480 (3.51%) |",
+        "`f00dfeed",
+        "| train | 571 | 201234 |",
+        "Dropped as over-length: 28 examples",
+        "| learning rate | 0.0005 |",
+        "| effective batch (examples/step) | 8 |",
+        f"| machine | {MACHINE} |",
+        "| training wall time | 3456.8 s (57.6 min) |",
+        "| tokens/s (non-padding) | 174.6 |",
+        "Speed: 23.5 tokens/s (batch 4)",
+        "**complex schemas** (schema-chat prompt, unconstrained): JSONExact 10.0% on 10 rows",
+        "`date-time`",
+        'Extractor.load(adapter="adapter")',
+        "PeftModel.from_pretrained(",
+    ):
+        assert fragment in body, fragment
+    # the published card's numbers are there, and only in rows labelled published
+    published_lines = [line for line in body.splitlines() if "24.7%" in line or "48.7 s" in line]
+    assert published_lines and all("published" in line for line in published_lines)
+
+
+def test_missing_files_drop_their_sections(tmp_path: Path) -> None:
+    run, _ = make_run_dir(tmp_path, summary=False)
+    body = build_card(run).split("\n---\n", 1)[1]
+    for heading in (
+        "## Method",
+        "## Training data",
+        "## Hyperparameters",
+        "## Hardware and training time",
+        "## Size per format",
+    ):
+        assert heading not in body
+    assert "## Evaluation" in body
+    assert "`maaza train CONFIG.yaml --output-dir RUN_DIR`" in body
+    assert "`maaza export --adapter RUN_DIR/adapter --out RUN_DIR/export`" in body
+    assert "3456" not in body and "4,884,480" not in body  # nothing from the absent summary
+
+
+def test_sizes_section_and_explicit_results(tmp_path: Path) -> None:
+    run, _ = make_run_dir(tmp_path, sizes=True)
+    out = tmp_path / "card.md"
+    assert (
+        run_cli(
+            [
+                "card",
+                str(run),
+                "--results",
+                str(run / "eval" / "edgejson_constrained.json"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    body = out.read_text().split("\n---\n", 1)[1]
+    assert "| `gguf-q8_0` | `m-q8_0.gguf` | 145.0 MB | passed |" in body
+    assert "| `gguf-q4_1` | `m-q4_1.gguf` | 98.8 MB | FAILED |" in body
+    assert "| LoRA adapter | `adapter/` | 19.6 MB |" in body
+    assert "unconstrained" not in body.split("## Evaluation", 1)[1].split("## Compared", 1)[0]
+    assert not (run / "README.md").exists()
+
+
+def test_partial_results_are_skipped(tmp_path: Path) -> None:
+    run, _ = make_run_dir(tmp_path)
+    path = run / "eval" / "edgejson_constrained.json"
+    doc = json.loads(path.read_text())
+    doc["status"] = "partial"
+    write_json(path, doc)
+    body = build_card(run).split("\n---\n", 1)[1]
+    assert "skipped `eval/edgejson_constrained.json`: status 'partial'" in body
+    assert "constrained:" not in body  # no evaluation heading for it
+    assert "constrained" in build_card(run, include_partial=True).split("## Evaluation", 1)[1]
+
+
+def test_empty_run_dir_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    assert run_cli(["card", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("maaza: error: ") and "maaza train" in err and "\n" not in err
+
+
+def test_merged_snippet_runs_offline(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plain-transformers snippet of the card works as printed, from the card's folder."""
+    run, _ = make_run_dir(tmp_path)
+    shutil.copytree(tiny_model_dir, run / "merged")
+    body = build_card(run)
+    section = body.split("Plain transformers with the merged weights", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    snippet = code.group(1).replace("max_new_tokens=256", "max_new_tokens=8")
+    monkeypatch.chdir(run)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    namespace: dict[str, object] = {}
+    exec(compile(snippet, "card-snippet", "exec"), namespace)
+    assert "output" in namespace
+    assert os.path.isdir("merged")
+
+
+def test_base_model_results_are_comparison_only(tmp_path: Path) -> None:
+    """eval/base.json (the untouched base, as `maaza pipeline` writes it) is not this model's score."""
+    run, _ = make_run_dir(tmp_path)
+    _, base = make_examples(BASE_PLAN)
+    base_doc = results_doc(base, prompt_format="seed")
+    write_json(run / "eval" / "base.json", base_doc)
+    text = build_card(run)
+    (tmp_path / "README.md").write_text(text)
+    meta = metadata_load(tmp_path / "README.md")
+    assert meta is not None
+    _, evals = model_index_to_eval_results(meta["model-index"])
+    assert {e.dataset_config for e in evals} == {"schema-chat-constrained", "schema-chat-unconstrained"}
+    body = text.split("\n---\n", 1)[1]
+    evaluation = body.split("## Evaluation", 1)[1].split("## Compared", 1)[0]
+    assert "seed prompt" not in evaluation
+    row = next(line for line in body.splitlines() if "before fine-tuning" in line)
+    assert row.startswith(
+        "| smollm2-135m, before fine-tuning (seed prompt, unconstrained) | measured | 40 | 25.0% |"
+    )
+    assert "- results (base model, comparison only): `eval/base.json`" in body
+    assert "seed prompt" not in body.split("## Limitations", 1)[1]
