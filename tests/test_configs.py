@@ -6,13 +6,17 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from maaza.config import load_config
+from maaza.pipeline.config import load_pipeline
 from maaza.tasks.edgejson import PROMPT_FORMATS
 from maaza.train.config import ALL_PROJECTIONS, TrainConfig
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+ALL_YAML = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+PIPELINES = [p for p in ALL_YAML if (yaml.safe_load(p.read_text()) or {}).get("kind") == "pipeline"]
+CONFIGS = [p for p in ALL_YAML if p not in PIPELINES]  # training recipes
 
 # SmolLM2-135M's architecture (config only; the weights are never needed here).
 SMOLLM2_135M = dict(
@@ -70,3 +74,13 @@ def test_published_recipe_is_verbatim() -> None:
     assert train.max_grad_norm == 1.0
     assert config.data.max_length == 2048
     assert config.data.prompt_format == "seed"
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=[path.stem for path in PIPELINES])
+def test_pipeline_config_loads(path: Path) -> None:
+    """Every pipeline YAML validates against the pipeline's dataclasses (train section included)."""
+    load_pipeline(path)
+
+
+def test_pipeline_configs_exist() -> None:
+    assert {p.name for p in PIPELINES} >= {"quickstart_json.yaml"}

@@ -163,7 +163,14 @@ def _add_reports(sub: argparse._SubParsersAction) -> None:
         add(sub)
 
 
+def _add_pipeline(sub: argparse._SubParsersAction) -> None:
+    from maaza.pipeline import add_parser
+
+    add_parser(sub)
+
+
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_pipeline,
     _add_data,
     _add_train,
     _add_eval,
