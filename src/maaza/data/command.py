@@ -141,7 +141,7 @@ def _check_args(args: argparse.Namespace) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     from maaza.data.dataset import write_dataset
     from maaza.data.edgejson import build_task, load_exclusion_texts
-    from maaza.data.engine import run_generation
+    from maaza.data.engine import generate_with_progress
     from maaza.data.records import RecordOptions, faker_for
     from maaza.data.teachers import make_teacher
     from maaza.paths import resolve_under_data_root
@@ -169,26 +169,8 @@ def run_generate(args: argparse.Namespace) -> int:
         timeout=args.teacher_timeout, max_retries=args.teacher_retries, max_tokens=args.teacher_max_tokens,
         cache_path=cache,
     )
-    bar = None
-    if not args.no_progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=args.n, desc="generating", unit="slot", file=sys.stderr)
-
-    def progress(accepted: int, done: int) -> None:
-        if bar is not None:
-            bar.update(done - bar.n)
-            bar.set_postfix(kept=accepted)
-
-    try:
-        result = run_generation(task, teacher, n=args.n, seed=args.seed, max_attempts=args.max_attempts,
-                                progress=progress)
-    finally:
-        if bar is not None:
-            bar.close()
-    if not result.samples:
-        top = ", ".join(f"{k} x{v}" for k, v in result.rejects.most_common(3))
-        raise MaazaError(f"no sample passed validation ({top or 'nothing generated'})")
+    result = generate_with_progress(task, teacher, n=args.n, seed=args.seed, max_attempts=args.max_attempts,
+                                    show_progress=not args.no_progress)
     settings = {"max_attempts": args.max_attempts, "exclude_files": list(args.exclude_texts),
                 "command": reproduce_command(args, str(schemas))}
     stats = write_dataset(out, task, result, seed=args.seed, val_fraction=args.val_fraction,

@@ -188,3 +188,33 @@ def split_samples(samples: list[Sample], val_fraction: float, test_fraction: flo
         n_val = max(0, len(order) - n_test - 1)
     parts = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
     return {name: sorted(parts[name], key=lambda s: s.slot) for name in ("train", "val", "test")}
+
+
+def generate_with_progress(
+    task: TaskModule, teacher: Teacher, *, n: int, seed: int, max_attempts: int, show_progress: bool
+) -> GenerationResult:
+    """`run_generation` behind a tqdm bar; an empty result is a user-facing error naming the top rejects."""
+    import sys
+
+    from maaza.errors import MaazaError
+
+    bar = None
+    if show_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n, desc="generating", unit="slot", file=sys.stderr)
+
+    def progress(accepted: int, done: int) -> None:
+        if bar is not None:
+            bar.update(done - bar.n)
+            bar.set_postfix(kept=accepted)
+
+    try:
+        result = run_generation(task, teacher, n=n, seed=seed, max_attempts=max_attempts, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not result.samples:
+        top = ", ".join(f"{k} x{v}" for k, v in result.rejects.most_common(3))
+        raise MaazaError(f"no sample passed validation ({top or 'nothing generated'})")
+    return result

@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import fnmatch
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -306,7 +305,7 @@ class PipelineRun:
         from maaza.data.command import parse_styles
         from maaza.data.dataset import write_dataset
         from maaza.data.edgejson import build_task, load_exclusion_texts
-        from maaza.data.engine import run_generation
+        from maaza.data.engine import generate_with_progress
         from maaza.data.records import RecordOptions, faker_for
         from maaza.data.teachers import make_teacher
 
@@ -328,26 +327,11 @@ class PipelineRun:
         task.config["schemas"] = str(source)  # provenance (and the dataset card's attribution check)
         task.config["schemas_include"] = gen.schemas_include
         teacher = make_teacher("template")
-        bar = None
-        if self.config.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=gen.n, desc="generating", unit="slot", file=sys.stderr)
-
-        def progress(accepted: int, done: int) -> None:
-            if bar is not None:
-                bar.update(done - bar.n)
-                bar.set_postfix(kept=accepted)
-
         try:
-            result = run_generation(task, teacher, n=gen.n, seed=gen.seed, max_attempts=gen.max_attempts,
-                                    progress=progress)
-        finally:
-            if bar is not None:
-                bar.close()
-        if not result.samples:
-            top = ", ".join(f"{k} x{v}" for k, v in result.rejects.most_common(3))
-            raise MaazaError(f"data: no sample passed validation ({top or 'nothing generated'})")
+            result = generate_with_progress(task, teacher, n=gen.n, seed=gen.seed, max_attempts=gen.max_attempts,
+                                            show_progress=self.config.progress)
+        except MaazaError as exc:
+            raise MaazaError(f"data: {exc}") from None
         command = (f"maaza data generate --schemas {schemas_out} --n {gen.n} --seed {gen.seed} "
                    f"--val-fraction {gen.val_fraction} --test-fraction {gen.test_fraction}"
                    + (f" --styles {gen.styles}" if gen.styles else "") + " --out OUT")
