@@ -7,9 +7,10 @@ PY := $(VENV)/bin/python
 setup:
 	bash scripts/setup.sh
 
-# Zero-shot EdgeJSON evaluation of the bundled SmolLM2-135M on a 12-row stratified slice.
+# The whole loop on the embedded default, nothing downloaded and no ../shared data needed: generated data ->
+# LoRA on the bundled SmolLM2-135M -> constrained eval before/after -> GGUF -> refine -> card -> leaderboard.
 quickstart: setup
-	$(VENV)/bin/maaza eval --limit 12 --batch-size 4 --prompt-format schema-chat --out runs/quickstart/zero_shot.json
+	$(VENV)/bin/maaza pipeline configs/quickstart_json.yaml
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider

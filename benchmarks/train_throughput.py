@@ -48,7 +48,7 @@ def run_trainer(config: TrainConfig, steps: int, micro_batch: int, out: Path) ->
         learning_rate=config.train.lr,
         max_steps=steps,
         lr_scheduler_type="cosine",
-        warmup_ratio=0.1,
+        warmup_steps=max(1, round(0.1 * steps)),  # transformers 5 dropped warmup_ratio
         weight_decay=config.train.weight_decay,
         max_grad_norm=config.train.max_grad_norm,
         logging_steps=1,

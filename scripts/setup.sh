@@ -53,6 +53,45 @@ if [[ "${CI:-}" == "true" || "${MAAZA_INSTALL_CHROMIUM:-}" == "1" ]] && ! comman
   fi
 fi
 
+# Optional llama.cpp backend (`--backend llamacpp`) and its OpenAI-compatible server (loopback teacher test).
+# llama-cpp-python has no wheel on PyPI: it is compiled (~10+ min on 2 cores); pip's wheel cache makes later
+# installs instant. On CI by default, elsewhere with MAAZA_WITH_LLAMACPP=1 (MAAZA_WITH_LLAMACPP=0 skips it on
+# CI). Best effort: maaza works without it (those tests skip). x86-64 flags: AVX2/FMA/F16C (x86-64-v3),
+# OpenMP, no -march=native so the wheel runs on any AVX2 machine; override with LLAMACPP_CMAKE_ARGS.
+LLAMACPP_VERSION="0.3.36"
+with_llamacpp="${MAAZA_WITH_LLAMACPP:-}"
+if [[ -z "$with_llamacpp" && "${CI:-}" == "true" ]]; then
+  with_llamacpp=1
+fi
+if [[ "$with_llamacpp" == "1" ]]; then
+  if "$PY" - "$LLAMACPP_VERSION" >/dev/null 2>&1 <<'PY'
+import sys
+
+import fastapi, pydantic_settings, sse_starlette, starlette_context, uvicorn  # noqa: F401  server extra
+import llama_cpp
+
+assert llama_cpp.__version__ == sys.argv[1], llama_cpp.__version__
+PY
+  then
+    say "llama-cpp-python==$LLAMACPP_VERSION already installed"
+  else
+    cmake_args="-DGGML_OPENMP=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
+    cmake_args+=" -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF"
+    if [[ "$(uname -m)" == "x86_64" ]]; then
+      cmake_args+=" -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+    fi
+    cmake_args="${LLAMACPP_CMAKE_ARGS:-$cmake_args}"
+    say "installing llama-cpp-python==$LLAMACPP_VERSION + server extra (compiled from source on a cold cache: ~10+ min)"
+    if CMAKE_ARGS="$cmake_args" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc 2>/dev/null || echo 2)" \
+        "$PY" -m pip install -qq -e '.[llamacpp]'; then
+      say "llama-cpp-python installed"
+    else
+      say "WARNING: llama-cpp-python could not be built; the llamacpp backend and its tests are unavailable" \
+        "(needs cmake and a C++17 compiler; rerun with MAAZA_WITH_LLAMACPP=1 to retry)"
+    fi
+  fi
+fi
+
 say "checking the install"
 if ! "$PY" - <<'PY'
 import importlib.util

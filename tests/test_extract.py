@@ -125,8 +125,23 @@ def test_schema_helpers(tmp_path: Path) -> None:
 
 
 def test_unknown_backend_lists_supported(tiny_model_dir: Path) -> None:
-    with pytest.raises(MaazaError, match="supported: hf"):
-        Extractor.load(str(tiny_model_dir), backend="llamacpp")
+    with pytest.raises(MaazaError, match="supported: hf, llamacpp, onnx"):
+        Extractor.load(str(tiny_model_dir), backend="tensorrt")
+
+
+def test_extractor_on_the_llamacpp_backend(tiny_model_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is optional: MAAZA_WITH_LLAMACPP=1 scripts/setup.sh")
+    from maaza.export.gguf_export import export_gguf
+
+    gguf = tmp_path / "tiny-f16.gguf"
+    export_gguf(tiny_model_dir, gguf, "f16", name="tiny")
+    ex = Extractor.load(str(gguf), backend="llamacpp", max_new_tokens=96)
+    try:
+        assert ex.backend == "llamacpp" and ex.prompt_format == "schema-chat"
+        assert ex.describe()["precision"] == "f16" and ex.describe()["backend"] == "llamacpp"
+        _assert_valid(ex.extract(TEXT, EVENT_SCHEMA), EVENT_SCHEMA)
+    finally:
+        ex.runtime.close()
 
 
 def test_prompt_format_comes_from_maaza_json(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -206,8 +221,9 @@ def test_cli_errors_before_loading(
     assert code == 2 and "schema file not found" in err and "missing.json" in err
     code, _, err = run_cli(["--schema", str(event_schema_file), "  "], capsys)
     assert code == 2 and "empty text" in err
-    code, _, err = run_cli(["--schema", str(event_schema_file), "--backend", "onnx", TEXT], capsys)
-    assert code == 2 and "supported: hf" in err
+    with pytest.raises(SystemExit) as exited:  # argparse rejects it before anything is loaded
+        run_cli(["--schema", str(event_schema_file), "--backend", "tensorrt", TEXT], capsys)
+    assert exited.value.code == 2 and "invalid choice: 'tensorrt'" in capsys.readouterr().err
     code, _, err = run_cli([TEXT], capsys)
     assert code == 2 and "--schema" in err
 

@@ -14,6 +14,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
+    from maaza.eval.backends import BACKENDS
     from maaza.tasks.edgejson import PROMPT_FORMATS
 
     p = sub.add_parser(
@@ -27,6 +28,13 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         "--model", default=None, help="smollm2-135m (default), gemma3-270m, a model folder or a hub id"
     )
     p.add_argument("--adapter", default=None, help="a peft LoRA adapter folder to apply on top of --model")
+    p.add_argument(
+        "--backend",
+        default="hf",
+        choices=list(BACKENDS),
+        help="inference runtime: hf (transformers, default), llamacpp (--model a .gguf file), "
+        "onnx (--model an ONNX Runtime GenAI folder from `maaza export`)",
+    )
     p.add_argument(
         "--task", default="edgejson", choices=["edgejson"], help="benchmark task (default: edgejson)"
     )
@@ -88,6 +96,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         constrained=args.constrained,
         lenient_datetime=not args.strict_datetime,
         threads=args.threads,
+        backend=args.backend,
     )
     results = EvalRun(config, args.out).run(progress=not args.no_progress)
     model = results["model"]
@@ -163,6 +172,12 @@ def _add_reports(sub: argparse._SubParsersAction) -> None:
         add(sub)
 
 
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    from maaza.eval.speed import add_parser
+
+    add_parser(sub)
+
+
 def _add_pipeline(sub: argparse._SubParsersAction) -> None:
     from maaza.pipeline import add_parser
 
@@ -177,6 +192,7 @@ SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_extract,
     _add_export,
     _add_reports,
+    _add_bench,
     _add_models,
 )
 

@@ -28,8 +28,7 @@ __all__ = [
     "SUPPORTED_BACKENDS", "ExtractionError", "Extractor", "add_extract_parser", "check_schema", "load_schema",
 ]
 
-SUPPORTED_BACKENDS = ("hf",)
-PLANNED_BACKENDS = ("llamacpp", "onnx")
+SUPPORTED_BACKENDS = ("hf", "llamacpp", "onnx")
 DEFAULT_PROMPT_FORMAT = "schema-chat"
 
 SchemaLike = Mapping[str, Any] | str | os.PathLike[str]
@@ -113,7 +112,7 @@ class _Item:
 class Extractor:
     """A loaded model that turns (text, JSON Schema) into a schema-valid JSON object."""
 
-    loaded: Any  # maaza.models.loading.LoadedModel
+    runtime: Any  # maaza.eval.backends.Backend
     backend: str
     prompt_format: str
     constrained: bool = True
@@ -147,14 +146,14 @@ class Extractor:
         if prompt_format is not None and prompt_format not in PROMPT_FORMATS:
             choices = ", ".join(PROMPT_FORMATS)
             raise MaazaError(f"unknown prompt format '{prompt_format}'; choose one of {choices}")
-        from maaza.models.loading import load_model
+        from maaza.eval.backends import load_backend
 
-        loaded = load_model(model, adapter=adapter, dtype=dtype)
-        chosen = prompt_format or loaded.metadata.get("prompt_format")
+        runtime = load_backend(backend, model, adapter=adapter, dtype=dtype)
+        chosen = prompt_format or runtime.metadata.get("prompt_format")
         if not chosen:
-            has_template = bool(getattr(loaded.tokenizer, "chat_template", None))
+            has_template = bool(getattr(runtime.tokenizer, "chat_template", None))
             chosen = DEFAULT_PROMPT_FORMAT if has_template else "schema"
-        return cls(loaded, backend, str(chosen), constrained, max_new_tokens, lenient_datetime)
+        return cls(runtime, backend, str(chosen), constrained, max_new_tokens, lenient_datetime)
 
     # -------------------------------------------------------------------------------------- public
 
@@ -190,7 +189,7 @@ class Extractor:
     def describe(self) -> dict[str, Any]:
         """Model, adapter, backend and decoding settings (for logs and output headers)."""
         return {
-            **self.loaded.describe(),
+            **self.runtime.describe(),
             "backend": self.backend,
             "prompt_format": self.prompt_format,
             "constrained": self.constrained,
@@ -229,37 +228,22 @@ class Extractor:
 
     def _generate(self, chunk: list[_Item]) -> list[dict[str, Any] | ExtractionError]:
         from maaza.eval.constrained import ConstraintError
-        from maaza.eval.generate import generate_batch
         from maaza.tasks.edgejson import build_prompt
 
-        loaded = self.loaded
-        fmt, tokenizer = self.prompt_format, loaded.tokenizer
+        fmt, tokenizer = self.prompt_format, self.runtime.tokenizer
         prompts = [build_prompt(item.text, item.schema, fmt, tokenizer) for item in chunk]
         try:
-            generations, _ = generate_batch(
-                loaded.model, loaded.tokenizer, prompts, max_new_tokens=self.max_new_tokens,
-                logits_processor=self._constraint([item.schema for item in chunk]),
+            batch = self.runtime.generate(
+                prompts,
+                [item.schema for item in chunk] if self.constrained else None,
+                max_new_tokens=self.max_new_tokens,
+                lenient_datetime=self.lenient_datetime,
             )
         except ConstraintError as exc:
             if len(chunk) > 1:  # isolate the row that broke the grammar; the others still get answers
                 return [self._generate([item])[0] for item in chunk]
             return [ExtractionError(f"constrained decoding failed: {exc}")]
-        return [self._finish(gen, item.schema) for gen, item in zip(generations, chunk, strict=True)]
-
-    def _constraint(self, schemas: list[dict[str, Any]]) -> Any:
-        if not self.constrained:
-            return None
-        from transformers import LogitsProcessorList
-
-        from maaza.eval.constrained import SchemaLogitsProcessor
-        from maaza.eval.generate import eos_token_ids
-
-        loaded = self.loaded
-        processor = SchemaLogitsProcessor(
-            schemas, loaded.tokenizer, loaded.vocab_size, eos_token_ids(loaded.model, loaded.tokenizer),
-            lenient_datetime=self.lenient_datetime,
-        )
-        return LogitsProcessorList([processor])
+        return [self._finish(gen, item.schema) for gen, item in zip(batch.generations, chunk, strict=True)]
 
     def _finish(self, gen: Any, schema: dict[str, Any]) -> dict[str, Any] | ExtractionError:
         from maaza.eval.json_parse import parse_json_output
@@ -287,10 +271,7 @@ def _preview(text: str, limit: int = 80) -> str:
 def check_backend(backend: str) -> None:
     """Raise MaazaError for a backend this version cannot run."""
     if backend not in SUPPORTED_BACKENDS:
-        raise MaazaError(
-            f"unknown backend '{backend}'; supported: {', '.join(SUPPORTED_BACKENDS)} "
-            f"({', '.join(PLANNED_BACKENDS)} are planned)"
-        )
+        raise MaazaError(f"unknown backend '{backend}'; supported: {', '.join(SUPPORTED_BACKENDS)}")
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -312,7 +293,8 @@ def add_extract_parser(sub: Any) -> None:
     p.add_argument("--model", default=None,
                    help="smollm2-135m (default), a model folder (e.g. runs/x/merged) or a hub id")
     p.add_argument("--adapter", default=None, help="a peft LoRA adapter folder (its base unless --model)")
-    p.add_argument("--backend", default="hf", help="inference backend (supported: hf)")
+    p.add_argument("--backend", default="hf", choices=SUPPORTED_BACKENDS,
+                   help="hf (transformers, default), llamacpp (--model a .gguf), onnx (--model an ORT GenAI folder)")
     p.add_argument("--schema", default=None, help="JSON Schema file for the text (or for every --input row)")
     p.add_argument("--schemas", default=None, help="schema folder; rows pick one by `schema_id` (file stem)")
     p.add_argument("--input", default=None, help="batch mode: JSONL rows with `prompt` (+ `id`, `schema_id`)")

@@ -11,7 +11,8 @@ from typing import Any
 
 from maaza.envinfo import environment, peak_rss_mb
 from maaza.errors import MaazaError
-from maaza.eval.generate import BatchTiming, generate_batch
+from maaza.eval.backends import ConstraintStats, load_backend
+from maaza.eval.generate import BatchTiming
 from maaza.eval.metrics import aggregate, score_example
 from maaza.io import atomic_write_json, read_json
 from maaza.tasks.edgejson import EdgeJSONRow, build_prompt, load_rows, load_schemas
@@ -29,7 +30,10 @@ IDENTITY_KEYS = (
     "constrained",
     "lenient_datetime",
     "stop_on_json_close",
+    "backend",
 )
+# Keys added after results files were first written, with the value older files implicitly used.
+IDENTITY_DEFAULTS = {"backend": "hf"}
 
 
 @dataclass
@@ -48,7 +52,28 @@ class EvalConfig:
     lenient_datetime: bool = True
     stop_on_json_close: bool = True
     threads: int | None = None
+    backend: str = "hf"  # hf | llamacpp | onnx (see maaza.eval.backends)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def saved_model_metadata(model: str | None, adapter: str | None) -> dict[str, Any]:
+    """The maaza.json of the adapter, else of the model folder, else of the export folder around a model
+    file (a GGUF or ONNX export of `maaza export --adapter` lands beside the `merged/` folder it came from)."""
+    from maaza.models.loading import read_model_metadata
+
+    if adapter:
+        return read_model_metadata(adapter)
+    if not model:
+        return {}
+    path = Path(model)
+    folder = path if path.is_dir() else path.parent if path.is_file() else None
+    if folder is None:
+        return {}
+    # the folder itself, the export folder holding it, or the `merged/` model exported beside it
+    for candidate in (folder, folder.parent, folder / "merged", folder.parent / "merged"):
+        if found := read_model_metadata(candidate):
+            return found
+    return {}
 
 
 def file_sha256(path: str | Path) -> str:
@@ -124,13 +149,15 @@ class EvalRun:
             "constrained": cfg.constrained,
             "lenient_datetime": cfg.lenient_datetime,
             "stop_on_json_close": cfg.stop_on_json_close,
+            "backend": cfg.backend,
         }
 
     def _load_previous(self, identity: dict[str, Any]) -> dict[str, Any] | None:
         if not self.out_path.exists():
             return None
         previous = read_json(self.out_path, what="results file")
-        old = {key: previous.get("config", {}).get(key) for key in IDENTITY_KEYS}
+        stored = previous.get("config", {})
+        old = {key: stored.get(key, IDENTITY_DEFAULTS.get(key)) for key in IDENTITY_KEYS}
         if old != identity:
             changed = [key for key in IDENTITY_KEYS if old.get(key) != identity.get(key)]
             raise MaazaError(
@@ -142,91 +169,73 @@ class EvalRun:
     def run(self, *, progress: bool = True) -> dict[str, Any]:
         import torch
 
-        from maaza.models.loading import load_model, read_model_metadata
-
         cfg = self.config
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        saved = read_model_metadata(cfg.adapter) or (
-            read_model_metadata(cfg.model) if cfg.model and Path(cfg.model).is_dir() else {}
-        )
+        saved = saved_model_metadata(cfg.model, cfg.adapter)
         prompt_format = cfg.prompt_format or saved.get("prompt_format") or "seed"
         identity = self._identity(prompt_format)
         previous = self._load_previous(identity)  # before the (slow) model load: a clash fails fast
         load_started = time.perf_counter()
-        loaded = load_model(cfg.model, adapter=cfg.adapter, dtype=cfg.dtype)
+        options = {"threads": cfg.threads} if cfg.threads and cfg.backend != "hf" else {}
+        backend = load_backend(cfg.backend, cfg.model, adapter=cfg.adapter, dtype=cfg.dtype, **options)
         load_seconds = time.perf_counter() - load_started
         examples: dict[str, dict[str, Any]] = {}
         batches: list[dict[str, Any]] = []
-        constraint_stats = {"compile_seconds": 0.0, "mask_seconds": 0.0, "mask_calls": 0}
+        constraint_stats = ConstraintStats()
         if previous:
             examples = {e["id"]: e for e in previous.get("examples", [])}
             batches = list(previous.get("timing", {}).get("batch_log", []))
-            constraint_stats.update(previous.get("timing", {}).get("constraint", {}) or {})
+            stored = previous.get("timing", {}).get("constraint", {}) or {}
+            constraint_stats = ConstraintStats(
+                float(stored.get("compile_seconds", 0.0)),
+                float(stored.get("mask_seconds", 0.0)),
+                int(stored.get("mask_calls", 0)),
+            )
         wanted_ids = {row.id for row in self.rows}
         examples = {key: value for key, value in examples.items() if key in wanted_ids}
         pending = [row for row in self.rows if row.id not in examples]
         prompts = {
-            row.id: build_prompt(row.prompt, self.schemas[row.schema_id], prompt_format, loaded.tokenizer)
+            row.id: build_prompt(row.prompt, self.schemas[row.schema_id], prompt_format, backend.tokenizer)
             for row in pending
         }
         # Similar lengths in one batch: less padding, less wasted compute.
         pending.sort(key=lambda row: len(prompts[row.id]))
         results = self._results(
-            loaded, prompt_format, identity, load_seconds, examples, batches, constraint_stats
+            backend, prompt_format, identity, load_seconds, examples, batches, constraint_stats
         )
         bar = _progress(len(self.rows), len(examples), enabled=progress)
-        for start in range(0, len(pending), cfg.batch_size):
-            chunk = pending[start : start + cfg.batch_size]
-            processor = self._constraint(chunk, loaded)
-            generations, timing = generate_batch(
-                loaded.model,
-                loaded.tokenizer,
-                [prompts[row.id] for row in chunk],
-                max_new_tokens=cfg.max_new_tokens,
-                stop_on_json_close=cfg.stop_on_json_close,
-                logits_processor=processor,
-            )
-            if processor is not None:
-                proc = processor[0]
-                constraint_stats["compile_seconds"] += proc.compile_seconds
-                constraint_stats["mask_seconds"] += proc.mask_seconds
-                constraint_stats["mask_calls"] += proc.calls
-            batches.append(asdict(timing))
-            for row, gen in zip(chunk, generations, strict=True):
-                examples[row.id] = self._example(row, gen, timing)
-            results = self._results(
-                loaded, prompt_format, identity, load_seconds, examples, batches, constraint_stats
-            )
-            atomic_write_json(self.out_path, results)
-            bar.update(len(chunk))
-            bar.set_postfix(
-                tok_s=results["timing"]["tokens_per_s"],
-                exact=f"{results['metrics']['overall']['json_exact']:.2f}",
-            )
-        bar.close()
+        try:
+            for start in range(0, len(pending), cfg.batch_size):
+                chunk = pending[start : start + cfg.batch_size]
+                batch = backend.generate(
+                    [prompts[row.id] for row in chunk],
+                    [self.schemas[row.schema_id] for row in chunk] if cfg.constrained else None,
+                    max_new_tokens=cfg.max_new_tokens,
+                    stop_on_json_close=cfg.stop_on_json_close,
+                    lenient_datetime=cfg.lenient_datetime,
+                )
+                constraint_stats.add(batch.constraint)
+                batches.append(asdict(batch.timing))
+                for row, gen in zip(chunk, batch.generations, strict=True):
+                    examples[row.id] = self._example(row, gen, batch.timing)
+                results = self._results(
+                    backend, prompt_format, identity, load_seconds, examples, batches, constraint_stats
+                )
+                atomic_write_json(self.out_path, results)
+                bar.update(len(chunk))
+                bar.set_postfix(
+                    tok_s=results["timing"]["tokens_per_s"],
+                    exact=f"{results['metrics']['overall']['json_exact']:.2f}",
+                )
+        finally:
+            bar.close()
+            backend.close()
         results = self._results(
-            loaded, prompt_format, identity, load_seconds, examples, batches, constraint_stats
+            backend, prompt_format, identity, load_seconds, examples, batches, constraint_stats
         )
         atomic_write_json(self.out_path, results)
         return results
-
-    def _constraint(self, chunk: list[EdgeJSONRow], loaded: Any) -> Any:
-        if not self.config.constrained:
-            return None
-        from transformers import LogitsProcessorList
-
-        from maaza.eval.constrained import SchemaLogitsProcessor
-        from maaza.eval.generate import eos_token_ids
-
-        processor = SchemaLogitsProcessor(
-            [self.schemas[row.schema_id] for row in chunk],
-            loaded.tokenizer,
-            loaded.vocab_size,
-            eos_token_ids(loaded.model, loaded.tokenizer),
-            lenient_datetime=self.config.lenient_datetime,
-        )
-        return LogitsProcessorList([processor])
 
     def _example(self, row: EdgeJSONRow, gen: Any, timing: BatchTiming) -> dict[str, Any]:
         scores = score_example(
@@ -251,13 +260,13 @@ class EvalRun:
 
     def _results(
         self,
-        loaded: Any,
+        backend: Any,
         prompt_format: str,
         identity: dict[str, Any],
         load_seconds: float,
         examples: dict[str, dict[str, Any]],
         batches: list[dict[str, Any]],
-        constraint_stats: dict[str, float],
+        constraint_stats: ConstraintStats,
     ) -> dict[str, Any]:
         ordered = [examples[row.id] for row in self.rows if row.id in examples]
         cfg = self.config
@@ -271,10 +280,10 @@ class EvalRun:
             }
         )
         if cfg.constrained:
-            calls = constraint_stats["mask_calls"]
+            calls = constraint_stats.mask_calls
             timing["constraint"] = {
-                **constraint_stats,
-                "mask_ms_per_token": round(1000 * constraint_stats["mask_seconds"] / calls, 4)
+                **asdict(constraint_stats),
+                "mask_ms_per_token": round(1000 * constraint_stats.mask_seconds / calls, 4)
                 if calls
                 else None,
             }
@@ -282,7 +291,7 @@ class EvalRun:
             "schema_version": RESULTS_SCHEMA_VERSION,
             "task": cfg.task,
             "status": "complete" if len(ordered) == len(self.rows) else "partial",
-            "model": loaded.describe(),
+            "model": backend.describe(),
             "config": {
                 **identity,
                 "schemas": str(Path(cfg.schemas).resolve()),

@@ -1,7 +1,8 @@
-"""`maaza export --model M [--adapter A] --out DIR --formats merged gguf-f16 gguf-q8_0 gguf-q4_0 ...`.
+"""`maaza export --model M [--adapter A] --out DIR --formats merged gguf-f16 gguf-q8_0 onnx-int4 ...`.
 
-Each format lands in DIR (`merged/`, `<name>-<type>.gguf`), written atomically, and `DIR/sizes.json`
-records per format its bytes, export seconds and round-trip check (see `verify_gguf` / `verify_merged`).
+Each format lands in DIR (`merged/`, `<name>-<type>.gguf`, `<name>-onnx-<precision>/`), written
+atomically, and `DIR/sizes.json` records per format its bytes, export seconds and round-trip check (see
+`verify_gguf` / `verify_merged` / `verify_onnx`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 from maaza.errors import MaazaError
 
-FORMATS = ("merged", "gguf-f16", "gguf-q8_0", "gguf-q4_0", "gguf-q4_1")
+ONNX_FORMATS = ("onnx-fp32", "onnx-int8", "onnx-int4")
+FORMATS = ("merged", "gguf-f16", "gguf-q8_0", "gguf-q4_0", "gguf-q4_1", *ONNX_FORMATS)
 DEFAULT_GGUF_FORMATS = ("gguf-f16", "gguf-q8_0", "gguf-q4_1")
 SIZES_FILE = "sizes.json"
 
@@ -25,10 +27,12 @@ def add_parser(sub: Any) -> None:
     """Register `maaza export` on an argparse subparsers object."""
     p = sub.add_parser(
         "export",
-        help="export a model to deployable files (merged safetensors, GGUF f16/q8_0/q4_0)",
+        help="export a model to deployable files (merged safetensors, GGUF f16/q8_0/q4_x, ONNX fp32/int8/int4)",
         description="Export a model (+ LoRA adapter) into --out: 'merged' (adapter merged into its base, a "
-        "plain transformers folder) and GGUF files for llama.cpp (gguf-f16, gguf-q8_0, gguf-q4_0, gguf-q4_1). "
-        "Every file is reloaded and compared with the source (transformers reads GGUF); sizes and check "
+        "plain transformers folder), GGUF files for llama.cpp (gguf-f16, gguf-q8_0, gguf-q4_0, gguf-q4_1) and "
+        "ONNX Runtime GenAI folders (onnx-fp32, onnx-int8, onnx-int4: MatMulNBits weights in blocks of 32; "
+        "`maaza eval --backend onnx --model FOLDER` runs them). Every export is reloaded and compared with the "
+        "source (transformers reads GGUF; ONNX runs in ORT GenAI); sizes and check "
         f"results go to --out/{SIZES_FILE}. Default formats: merged (with --adapter) + "
         f"{' '.join(DEFAULT_GGUF_FORMATS)}.",
     )
@@ -38,7 +42,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--formats", nargs="+", choices=FORMATS, default=None, metavar="FORMAT",
                    help=f"one or more of: {', '.join(FORMATS)}")
-    p.add_argument("--name", default=None, help="file stem of the GGUF files (default: the model's name)")
+    p.add_argument("--name", default=None,
+                   help="file stem of the GGUF files and ONNX folders (default: the model's name)")
     p.add_argument("--tokenizer-pre", default=None,
                    help="llama.cpp pre-tokenizer name (default: guessed, e.g. smollm for SmolLM2)")
     p.add_argument("--no-check", action="store_true", help="skip reloading and comparing each export")
@@ -134,6 +139,7 @@ def export_model(
     """Export `model` (+ `adapter`) to `formats` in `out_dir`; returns what `sizes.json` now holds."""
     from maaza.export.gguf_export import export_gguf, verify_gguf
     from maaza.export.merged import export_merged, folder_bytes
+    from maaza.export.onnx_export import export_onnx, verify_onnx
     from maaza.io import atomic_write_json
     from maaza.models.loading import read_model_metadata
     from maaza.models.registry import DEFAULT_MODEL, resolve_model
@@ -154,6 +160,7 @@ def export_model(
     summary.setdefault("formats", {})
     summary["last_run"] = chosen
 
+    hub_id: str | None = None
     with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as scratch:
         if adapter:
             metadata = read_model_metadata(adapter)
@@ -173,6 +180,7 @@ def export_model(
             if resolved.source == "hub":
                 raise MaazaError(f"export needs a local model folder; '{resolved.path}' is a hub id")
             source = Path(resolved.path)
+            hub_id = resolved.hub_id
             metadata = read_model_metadata(source)
             default_name = metadata.get("name") or resolved.name
         stem = _safe_name(name or str(default_name))
@@ -207,6 +215,19 @@ def export_model(
             summary["updated"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017
             atomic_write_json(sizes_path, summary)
             say(f"{fmt:11s} {path.name:28s} {info.bytes / 1e6:8.1f} MB  {_describe_check(entry['check'])}")
+        for fmt in chosen:
+            if fmt not in ONNX_FORMATS:
+                continue
+            precision = fmt.removeprefix("onnx-")
+            folder = out / f"{stem}-onnx-{precision}"
+            onnx_info = export_onnx(source, folder, precision, name=str(name or default_name), hub_id=hub_id)
+            entry = {**onnx_info.to_dict(), "path": folder.name}
+            entry["check"] = verify_onnx(folder, source, new_tokens=check_tokens) if check else None
+            summary["formats"][fmt] = entry
+            summary["updated"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017
+            atomic_write_json(sizes_path, summary)
+            say(f"{fmt:11s} {folder.name + '/':28s} {onnx_info.bytes / 1e6:8.1f} MB  "
+                f"{_describe_check(entry['check'])}")
     summary["updated"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017
     atomic_write_json(sizes_path, summary)
     return summary

@@ -1,0 +1,137 @@
+"""Schema-constrained quality of MLM-135M-JSON per runtime and quantization on EdgeJSON v3 (158 rows).
+
+    python benchmarks/constrained_quality.py                 # every GGUF/ONNX export in runs/edge_exports
+    python benchmarks/constrained_quality.py --limit 40      # a stratified slice
+
+Reuses the evaluations of benchmarks/train_mlm_135m_json.py (llama.cpp F16 constrained and
+unconstrained, transformers fp32 constrained) and evaluates each export written by benchmarks/edge_speed.py with `--constrained` on
+its own backend (resumable results under benchmarks/results/constrained_quality/). The table puts
+each quantization's JSONExact beside its size; goals (issue #6): 100% schema-valid outputs, constrained
+JSONExact no lower than unconstrained, 4-bit within 2 points of F16, constraint overhead <= 5% per token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from common import RESULTS_DIR, num, pct, provenance_header
+from maaza.eval.metrics import aggregate
+from maaza.eval.runner import EvalConfig, EvalRun
+from maaza.io import atomic_write_json, atomic_write_text
+from maaza.tasks.edgejson import default_paths
+
+REPO = Path(__file__).resolve().parents[1]
+EXPORTS = REPO / "runs" / "edge_exports"
+OUT_DIR = RESULTS_DIR / "constrained_quality"
+MAX_NEW_TOKENS = 2048  # as benchmarks/train_mlm_135m_json.py: room for the longest complex target (1559)
+# Evaluations benchmarks/train_mlm_135m_json.py already ran: shown as they are, or (f16) resumed in place.
+REUSED = {
+    "llamacpp f16, unconstrained": RESULTS_DIR / "train_mlm_135m_json_llamacpp-f16_unconstrained.json",
+    "hf fp32 (512 tokens)": RESULTS_DIR / "train_mlm_135m_json_constrained.json",
+}
+F16_CONSTRAINED = RESULTS_DIR / "train_mlm_135m_json_llamacpp-f16_constrained.json"
+
+
+def export_targets() -> list[tuple[str, str, str]]:
+    """(label, backend, path) for every GGUF / ONNX export in runs/edge_exports."""
+    sizes = json.loads((EXPORTS / "sizes.json").read_text())["formats"]
+    targets = []
+    for fmt, entry in sorted(sizes.items()):
+        if fmt.startswith("gguf-"):
+            targets.append((f"llamacpp {fmt.removeprefix('gguf-')}", "llamacpp", str(EXPORTS / entry["path"])))
+        elif fmt.startswith("onnx-"):
+            targets.append((f"onnx {fmt.removeprefix('onnx-')}", "onnx", str(EXPORTS / entry["path"])))
+    return targets
+
+
+def f16_exact_on(f16: dict[str, Any], results: dict[str, Any]) -> float:
+    """F16's JSONExact on exactly the rows `results` holds (a --limit slice compares like with like)."""
+    ids = {e["id"] for e in results["examples"]}
+    rows = [e for e in f16["examples"] if e["id"] in ids]
+    return aggregate(rows)["overall"]["json_exact"]
+
+
+def overhead(results: dict[str, Any]) -> float | None:
+    """Mask time per token as a fraction of the decode time per token (constrained runs)."""
+    constraint = results["timing"].get("constraint") or {}
+    calls = constraint.get("mask_calls") or 0
+    examples = results["examples"]
+    decode = sum(e["seconds"] - e["ttft_seconds"] for e in examples)
+    tokens = sum(max(e["new_tokens"] - 1, 0) for e in examples)
+    if not calls or not tokens or decode <= 0:
+        return None
+    per_token_step = decode / tokens
+    per_token_mask = constraint["mask_seconds"] / calls
+    return per_token_mask / max(per_token_step - per_token_mask, 1e-9)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--only", nargs="*", default=None, help="labels to (re-)evaluate, e.g. 'llamacpp q4_0'")
+    args = parser.parse_args()
+    data, schemas = default_paths()
+    if data is None:
+        raise SystemExit("EdgeJSON v3 not found: set MAAZA_DATA_DIR")
+    rows: dict[str, dict[str, Any]] = {}
+    for label, path in REUSED.items():
+        if path.is_file():
+            rows[label] = json.loads(path.read_text())
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    for label, backend, model in export_targets():
+        out = F16_CONSTRAINED if label == "llamacpp f16" else OUT_DIR / f"{label.replace(' ', '_')}.json"
+        if args.only is not None and label not in args.only:
+            if out.is_file():
+                rows[label] = json.loads(out.read_text())
+            continue
+        config = EvalConfig(data=str(data), schemas=str(schemas), model=model, backend=backend, batch_size=1,
+                            constrained=True, limit=args.limit, max_new_tokens=MAX_NEW_TOKENS)
+        if label == "llamacpp f16" and args.limit is not None:
+            out = OUT_DIR / "llamacpp_f16.json"
+        try:
+            rows[label] = EvalRun(config, out).run()
+        except Exception as exc:
+            print(f"{label}: {exc}")
+    env = next(iter(rows.values()))["environment"]
+    f16 = rows.get("llamacpp f16")
+    lines = [
+        provenance_header("Constrained quality per runtime and quantization: MLM-135M-JSON, EdgeJSON v3 test", env),
+        "| runtime | size MB | rows | JSONExact | vs f16 | Field F1 | schema valid | parse | complex exact | "
+        "mask ms/token | overhead/token |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    # "vs f16": JSONExact minus llama.cpp F16's on the same rows (all 158, or the --limit slice).
+    summary = {}
+    for label, results in rows.items():
+        o = results["metrics"]["overall"]
+        complex_exact = results["metrics"]["by_complexity"].get("complex", {}).get("json_exact")
+        size = results["model"].get("file_size_bytes")
+        delta = None if f16 is None else o["json_exact"] - f16_exact_on(f16, results)
+        over = overhead(results) if results["config"].get("constrained") else None
+        mask = (results["timing"].get("constraint") or {}).get("mask_ms_per_token")
+        summary[label] = {"json_exact": o["json_exact"], "field_f1": o["field_f1"], "schema_valid": o["schema_valid"],
+                          "size_bytes": size, "delta_vs_f16": delta, "overhead": over, "rows": o["n"]}
+        lines.append(
+            f"| {label} | {'-' if not size else f'{size / 1e6:.1f}'} | {o['n']} | {pct(o['json_exact'])} | "
+            f"{'-' if delta is None else f'{100 * delta:+.1f}'} | {num(o['field_f1'])} | {pct(o['schema_valid'])} | "
+            f"{pct(o['parse_rate'])} | {pct(complex_exact)} | {mask if mask is not None else '-'} | "
+            f"{'-' if over is None else f'{100 * over:.1f}%'} |"
+        )
+    lines += [
+        "",
+        "Sizes: hf rows show the fp32 safetensors of the base model plus the adapter; GGUF/ONNX rows the file(s) "
+        "a user ships. Overhead/token = grammar mask time per token / unconstrained decode time per token of "
+        "the same run (llguidance, computed on the CPU between steps).",
+    ]
+    atomic_write_json(RESULTS_DIR / "constrained_quality.json", {"environment": env, "summary": summary})
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(RESULTS_DIR / "constrained_quality.md", text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

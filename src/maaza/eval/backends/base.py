@@ -1,0 +1,70 @@
+"""The contract every inference backend (transformers, llama.cpp, ONNX Runtime GenAI) implements.
+
+`maaza eval`, `maaza extract` and `maaza bench speed` only talk to a `Backend`: they build prompt
+strings with its Hugging Face tokenizer (chat template included) and get back measured
+`Generation`s. A backend decodes greedily, stops at EOS or when the top-level JSON object closes,
+and, given schemas, constrains every row to its JSON Schema.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from maaza.eval.generate import BatchTiming, Generation
+
+
+@dataclass
+class ConstraintStats:
+    """Time spent compiling grammars and computing token masks (0 when unconstrained)."""
+
+    compile_seconds: float = 0.0
+    mask_seconds: float = 0.0
+    mask_calls: int = 0
+
+    def add(self, other: ConstraintStats) -> None:
+        self.compile_seconds += other.compile_seconds
+        self.mask_seconds += other.mask_seconds
+        self.mask_calls += other.mask_calls
+
+
+@dataclass
+class BackendBatch:
+    """What one `Backend.generate` call returns: one Generation per prompt plus timings."""
+
+    generations: list[Generation]
+    timing: BatchTiming
+    constraint: ConstraintStats = field(default_factory=ConstraintStats)
+
+
+class Backend(ABC):
+    """A loaded model behind one runtime."""
+
+    name: str  # "hf", "llamacpp", "onnx"
+    tokenizer: Any  # a transformers tokenizer: builds prompts (chat template) and counts tokens
+    metadata: dict[str, Any]  # the model folder's maaza.json (prompt_format, name, ...), {} if none
+    #: True when rows of one call are decoded together; False when the backend loops row by row.
+    batched: bool = True
+
+    @abstractmethod
+    def generate(
+        self,
+        prompts: list[str],
+        schemas: list[dict[str, Any]] | None = None,
+        *,
+        max_new_tokens: int = 512,
+        stop_on_json_close: bool = True,
+        lenient_datetime: bool = True,
+    ) -> BackendBatch:
+        """Greedy-decode `prompts`; with `schemas` (one per prompt) every output follows its schema.
+
+        Raises `maaza.eval.constrained.ConstraintError` when a schema cannot be compiled.
+        """
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Name, base, path, params, backend, precision, file_size_bytes ... for results JSONs."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release native resources (servers, sessions); default: nothing to do."""

@@ -1,0 +1,62 @@
+"""The transformers backend: batched, left-padded greedy decoding, llguidance logits mask."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maaza.eval.backends.base import Backend, BackendBatch, ConstraintStats
+from maaza.eval.generate import eos_token_ids, generate_batch
+
+
+class HFBackend(Backend):
+    name = "hf"
+    batched = True
+
+    def __init__(self, loaded: Any):
+        self.loaded = loaded  # maaza.models.loading.LoadedModel
+        self.tokenizer = loaded.tokenizer
+        self.metadata = loaded.metadata
+
+    @classmethod
+    def load(cls, model: str | None, adapter: str | None = None, dtype: str = "float32") -> HFBackend:
+        from maaza.models.loading import load_model
+
+        return cls(load_model(model, adapter=adapter, dtype=dtype))
+
+    def generate(
+        self,
+        prompts: list[str],
+        schemas: list[dict[str, Any]] | None = None,
+        *,
+        max_new_tokens: int = 512,
+        stop_on_json_close: bool = True,
+        lenient_datetime: bool = True,
+    ) -> BackendBatch:
+        processor = None
+        if schemas is not None:
+            from transformers import LogitsProcessorList
+
+            from maaza.eval.constrained import SchemaLogitsProcessor
+
+            processor = SchemaLogitsProcessor(
+                schemas,
+                self.tokenizer,
+                self.loaded.vocab_size,
+                eos_token_ids(self.loaded.model, self.tokenizer),
+                lenient_datetime=lenient_datetime,
+            )
+        generations, timing = generate_batch(
+            self.loaded.model,
+            self.tokenizer,
+            prompts,
+            max_new_tokens=max_new_tokens,
+            stop_on_json_close=stop_on_json_close,
+            logits_processor=LogitsProcessorList([processor]) if processor is not None else None,
+        )
+        stats = ConstraintStats()
+        if processor is not None:
+            stats = ConstraintStats(processor.compile_seconds, processor.mask_seconds, processor.calls)
+        return BackendBatch(generations, timing, stats)
+
+    def describe(self) -> dict[str, Any]:
+        return self.loaded.describe()
