@@ -38,8 +38,12 @@ class BatchTiming:
 
 def eos_token_ids(model: Any, tokenizer: Any) -> list[int]:
     """Every id that ends a turn: the generation config's EOS ids plus the tokenizer's EOS."""
+    return merge_eos_ids(getattr(model.generation_config, "eos_token_id", None), tokenizer)
+
+
+def merge_eos_ids(configured: int | list[int] | None, tokenizer: Any) -> list[int]:
+    """A runtime's configured EOS id(s) (an int, a list or None) plus the tokenizer's EOS, sorted."""
     ids: set[int] = set()
-    configured = getattr(model.generation_config, "eos_token_id", None)
     if isinstance(configured, int):
         ids.add(configured)
     elif configured:

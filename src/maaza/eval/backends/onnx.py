@@ -31,7 +31,7 @@ from typing import Any
 
 from maaza.errors import MaazaError
 from maaza.eval.backends.base import Backend, BackendBatch, ConstraintStats
-from maaza.eval.generate import BatchTiming, Generation
+from maaza.eval.generate import BatchTiming, Generation, merge_eos_ids
 from maaza.eval.json_parse import JsonObjectTracker
 
 CONSTRAINT_MODES = ("guidance", "mask")
@@ -68,15 +68,7 @@ class OnnxBackend(Backend):
         model_config = genai_config.get("model", {})
         self.vocab_size = int(model_config.get("vocab_size") or len(tokenizer))
         self.context_length = int(model_config.get("context_length") or 0) or None
-        ids: set[int] = set()
-        configured = model_config.get("eos_token_id")
-        if isinstance(configured, int):
-            ids.add(configured)
-        elif configured:
-            ids.update(int(i) for i in configured)
-        if tokenizer.eos_token_id is not None:
-            ids.add(int(tokenizer.eos_token_id))
-        self.eos_ids = sorted(ids)
+        self.eos_ids = merge_eos_ids(model_config.get("eos_token_id"), tokenizer)
 
     @classmethod
     def load(
