@@ -219,7 +219,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(
 def test_interrupted_eval_resumes_its_results_file(
     first_run: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from maaza.eval import runner as eval_runner
+    from maaza.eval.backends.hf import HFBackend
 
     data = yaml.safe_load(first_run.config.read_text())
     for key in ("export", "refine", "card", "leaderboard"):
@@ -228,16 +228,16 @@ def test_interrupted_eval_resumes_its_results_file(
     config = tmp_path / "eval.yaml"
     config.write_text(yaml.safe_dump(data))
     run = tmp_path / "run"
-    original = eval_runner.generate_batch
+    original = HFBackend.generate
     batches: list[int] = []
 
-    def crash_on_second_batch(*args: Any, **kwargs: Any) -> Any:
-        batches.append(len(args[2]))
+    def crash_on_second_batch(self: HFBackend, prompts: list[str], *args: Any, **kwargs: Any) -> Any:
+        batches.append(len(prompts))
         if len(batches) == 2:
             raise KeyboardInterrupt
-        return original(*args, **kwargs)
+        return original(self, prompts, *args, **kwargs)
 
-    monkeypatch.setattr(eval_runner, "generate_batch", crash_on_second_batch)
+    monkeypatch.setattr(HFBackend, "generate", crash_on_second_batch)
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(config, run)
     partial = json.loads((run / "eval" / "finetuned.json").read_text())
