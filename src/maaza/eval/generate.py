@@ -35,6 +35,16 @@ class BatchTiming:
     new_tokens: int
     prompt_tokens: int
 
+    @classmethod
+    def of(cls, generations: list[Generation], seconds: float) -> BatchTiming:
+        """The timing of a batch whose rows are `generations`, decoded in `seconds` of wall time."""
+        return cls(
+            len(generations),
+            seconds,
+            sum(g.new_tokens for g in generations),
+            sum(g.prompt_tokens for g in generations),
+        )
+
 
 def eos_token_ids(model: Any, tokenizer: Any) -> list[int]:
     """Every id that ends a turn: the generation config's EOS ids plus the tokenizer's EOS."""
@@ -132,7 +142,4 @@ def generate_batch(
             seconds = at - tracker.started
         text = tokenizer.decode(new_ids[:count], skip_special_tokens=True)
         generations.append(Generation(text, int(prompt_lengths[row]), count, seconds, ttft, reason))
-    timing = BatchTiming(
-        len(prompts), total_seconds, sum(g.new_tokens for g in generations), sum(prompt_lengths)
-    )
-    return generations, timing
+    return generations, BatchTiming.of(generations, total_seconds)

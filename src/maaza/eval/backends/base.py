@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from maaza.errors import MaazaError
 from maaza.eval.generate import BatchTiming, Generation
 
 
@@ -65,6 +66,12 @@ class Backend(ABC):
     @abstractmethod
     def describe(self) -> dict[str, Any]:
         """Name, base, path, params, backend, precision, file_size_bytes ... for results JSONs."""
+
+    @staticmethod
+    def check_schemas(prompts: list[str], schemas: list[dict[str, Any]] | None) -> None:
+        """Raise MaazaError unless `schemas` is None or holds one schema per prompt."""
+        if schemas is not None and len(schemas) != len(prompts):
+            raise MaazaError(f"{len(prompts)} prompts but {len(schemas)} schemas")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release native resources (servers, sessions); default: nothing to do."""

@@ -513,8 +513,7 @@ class LlamaCppBackend(Backend):
     ) -> BackendBatch:
         if self._ctx is None:
             raise MaazaError("this llamacpp backend is closed")
-        if schemas is not None and len(schemas) != len(prompts):
-            raise MaazaError(f"{len(prompts)} prompts but {len(schemas)} schemas")
+        self.check_schemas(prompts, schemas)
         stats = ConstraintStats()
         matchers = (
             self._matchers_for(schemas, lenient_datetime, stats) if schemas is not None else [None] * len(prompts)
@@ -524,13 +523,7 @@ class LlamaCppBackend(Backend):
             self._generate_row(row, prompt, matchers[row], max_new_tokens, stop_on_json_close, stats)
             for row, prompt in enumerate(prompts)
         ]
-        timing = BatchTiming(
-            len(prompts),
-            time.perf_counter() - started,
-            sum(g.new_tokens for g in generations),
-            sum(g.prompt_tokens for g in generations),
-        )
-        return BackendBatch(generations, timing, stats)
+        return BackendBatch(generations, BatchTiming.of(generations, time.perf_counter() - started), stats)
 
     def _generate_row(
         self,

@@ -33,6 +33,7 @@ from maaza.errors import MaazaError
 from maaza.eval.backends.base import Backend, BackendBatch, ConstraintStats
 from maaza.eval.generate import BatchTiming, Generation, merge_eos_ids
 from maaza.eval.json_parse import JsonObjectTracker
+from maaza.models.loading import first_line
 
 CONSTRAINT_MODES = ("guidance", "mask")
 
@@ -165,7 +166,7 @@ class OnnxBackend(Backend):
                 generator = og.Generator(self.model, params)
             except RuntimeError as exc:
                 raise ConstraintError(
-                    f"ONNX Runtime GenAI guidance rejected the schema: {_first_line(exc)}"
+                    f"ONNX Runtime GenAI guidance rejected the schema: {first_line(exc)}"
                 ) from None
             stats.compile_seconds += time.perf_counter() - compile_started
         else:
@@ -223,8 +224,7 @@ class OnnxBackend(Backend):
         stop_on_json_close: bool = True,
         lenient_datetime: bool = True,
     ) -> BackendBatch:
-        if schemas is not None and len(schemas) != len(prompts):
-            raise MaazaError(f"got {len(schemas)} schemas for {len(prompts)} prompts")
+        self.check_schemas(prompts, schemas)
         stats = ConstraintStats()
         started = time.perf_counter()
         generations = [
@@ -238,14 +238,7 @@ class OnnxBackend(Backend):
             )
             for row, prompt in enumerate(prompts)
         ]
-        seconds = time.perf_counter() - started
-        timing = BatchTiming(
-            len(prompts),
-            seconds,
-            sum(g.new_tokens for g in generations),
-            sum(g.prompt_tokens for g in generations),
-        )
-        return BackendBatch(generations, timing, stats)
+        return BackendBatch(generations, BatchTiming.of(generations, time.perf_counter() - started), stats)
 
     # ------------------------------------------------------------------------------------ describe
 
@@ -271,11 +264,6 @@ class OnnxBackend(Backend):
 
     def close(self) -> None:
         self.model = None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _guess_precision(folder: Path) -> str:
