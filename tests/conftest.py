@@ -207,3 +207,21 @@ def edgejson_fixture(tmp_path: Path) -> EdgeJSONFixture:
     fixture = EdgeJSONFixture(tmp_path, tmp_path / "rows.jsonl", schemas, rows, schema_data)
     fixture.write_rows(FIXTURE_ROWS)
     return fixture
+
+
+@pytest.fixture
+def hide_module(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`hide_module("pkg")`: from then on, importing pkg (or pkg.sub) raises ImportError, as if not installed."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def hide(prefix: str) -> None:
+        def blocked(name: str, *args: Any, **kwargs: Any) -> Any:
+            if name.startswith(prefix):
+                raise ImportError(f"No module named '{name}'")
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", blocked)
+
+    return hide

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import json
 from pathlib import Path
 from typing import Any
@@ -177,14 +176,7 @@ def test_load_errors(onnx_dir: Path, tiny_model_dir: Path) -> None:
         load_backend("onnx", str(onnx_dir), constraint="xgrammar")
 
 
-def test_missing_package_is_a_clear_error(onnx_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
-
-    def no_genai(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name.startswith("onnxruntime_genai"):
-            raise ImportError(f"No module named '{name}'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_genai)
+def test_missing_package_is_a_clear_error(onnx_dir: Path, hide_module: Any) -> None:
+    hide_module("onnxruntime_genai")
     with pytest.raises(MaazaError, match="onnxruntime-genai"):
         load_backend("onnx", str(onnx_dir))

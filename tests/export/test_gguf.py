@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
@@ -10,17 +9,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from export_helpers import run_export
 
 from maaza.errors import MaazaError
-from maaza.export.command import add_parser
 from maaza.export.gguf_export import export_gguf, guess_tokenizer_pre, permute_qk
-
-
-def run_export(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="maaza")
-    add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["export", *argv])
-    return args.handler(args)
 
 
 @pytest.fixture(scope="module")

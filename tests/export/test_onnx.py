@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
-import builtins
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from export_helpers import run_export
 
 from maaza.errors import MaazaError
-from maaza.export.command import add_parser
 from maaza.export.onnx_export import export_onnx, load_genai_model, model_files_bytes, verify_onnx
 
 pytest.importorskip("onnxruntime_genai")
-
-
-def run_export(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="maaza")
-    add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["export", *argv])
-    return args.handler(args)
 
 
 @pytest.fixture(scope="module")
@@ -109,21 +100,14 @@ def test_int8_shares_the_quantized_embedding(tiny_model_dir: Path, tmp_path: Pat
     assert check["passed"] and check["top1_agreement"] >= 0.9 and check["max_abs_logit_diff"] < 0.1
 
 
-def test_export_errors(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_errors(tiny_model_dir: Path, tmp_path: Path, hide_module: Any) -> None:
     with pytest.raises(MaazaError, match="unknown ONNX precision"):
         export_onnx(tiny_model_dir, tmp_path / "x", "fp16")
     with pytest.raises(MaazaError, match=r"no config\.json"):
         export_onnx(tmp_path, tmp_path / "x", "fp32")
     with pytest.raises(MaazaError, match="not an ONNX Runtime GenAI folder"):
         load_genai_model(tmp_path)
-    real_import = builtins.__import__
-
-    def no_genai(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name.startswith("onnxruntime_genai"):
-            raise ImportError(f"No module named '{name}'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_genai)
+    hide_module("onnxruntime_genai")
     with pytest.raises(MaazaError, match="onnxruntime-genai"):
         export_onnx(tiny_model_dir, tmp_path / "x", "int4")
     assert not (tmp_path / "x").exists()
