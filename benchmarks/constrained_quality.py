@@ -33,17 +33,21 @@ REUSED = {
     "hf fp32 (512 tokens)": RESULTS_DIR / "train_mlm_135m_json_constrained.json",
 }
 F16_CONSTRAINED = RESULTS_DIR / "train_mlm_135m_json_llamacpp-f16_constrained.json"
+GUARD_SUFFIX = " + loop guard"  # the same export evaluated with maaza.eval.loop_guard on (rows without: off)
 
 
-def export_targets() -> list[tuple[str, str, str]]:
-    """(label, backend, path) for every GGUF / ONNX export in runs/edge_exports."""
+def export_targets() -> list[tuple[str, str, str, str | None]]:
+    """(label, backend, model, adapter) for every GGUF / ONNX export in runs/edge_exports."""
     sizes = json.loads((EXPORTS / "sizes.json").read_text())["formats"]
-    targets = []
+    targets: list[tuple[str, str, str, str | None]] = []
     for fmt, entry in sorted(sizes.items()):
-        if fmt.startswith("gguf-"):
-            targets.append((f"llamacpp {fmt.removeprefix('gguf-')}", "llamacpp", str(EXPORTS / entry["path"])))
+        path = str(EXPORTS / entry["path"])
+        if fmt == "gguf-lora":  # the bundled Q4_1 base GGUF + the adapter as a LoRA GGUF, applied at run time
+            targets.append(("llamacpp q4_1 base + f16 lora", "llamacpp", entry["base"], path))
+        elif fmt.startswith("gguf-"):
+            targets.append((f"llamacpp {fmt.removeprefix('gguf-')}", "llamacpp", path, None))
         elif fmt.startswith("onnx-"):
-            targets.append((f"onnx {fmt.removeprefix('onnx-')}", "onnx", str(EXPORTS / entry["path"])))
+            targets.append((f"onnx {fmt.removeprefix('onnx-')}", "onnx", path, None))
     return targets
 
 
@@ -81,50 +85,64 @@ def main() -> int:
         if path.is_file():
             rows[label] = json.loads(path.read_text())
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    for label, backend, model in export_targets():
-        out = F16_CONSTRAINED if label == "llamacpp f16" else OUT_DIR / f"{label.replace(' ', '_')}.json"
-        if args.only is not None and label not in args.only:
-            if out.is_file():
-                rows[label] = json.loads(out.read_text())
-            continue
-        config = EvalConfig(data=str(data), schemas=str(schemas), model=model, backend=backend, batch_size=1,
-                            constrained=True, limit=args.limit, max_new_tokens=MAX_NEW_TOKENS)
-        if label == "llamacpp f16" and args.limit is not None:
-            out = OUT_DIR / "llamacpp_f16.json"
-        try:
-            rows[label] = EvalRun(config, out).run()
-        except Exception as exc:
-            print(f"{label}: {exc}")
+    for target_label, backend, model, adapter in export_targets():
+        for guard in (False, True):
+            label = target_label + (GUARD_SUFFIX if guard else "")
+            slug = label.replace(" + ", "_").replace(" ", "_")
+            out = F16_CONSTRAINED if label == "llamacpp f16" else OUT_DIR / f"{slug}.json"
+            if label == "llamacpp f16" and args.limit is not None:
+                out = OUT_DIR / "llamacpp_f16.json"
+            if args.only is not None and label not in args.only:
+                if out.is_file():
+                    rows[label] = json.loads(out.read_text())
+                continue
+            config = EvalConfig(data=str(data), schemas=str(schemas), model=model, adapter=adapter, backend=backend,
+                                batch_size=1,
+                                constrained=True, limit=args.limit, max_new_tokens=MAX_NEW_TOKENS, loop_guard=guard)
+            try:
+                rows[label] = EvalRun(config, out).run()
+            except Exception as exc:
+                print(f"{label}: {exc}")
     env = next(iter(rows.values()))["environment"]
-    f16 = rows.get("llamacpp f16")
     lines = [
         provenance_header("Constrained quality per runtime and quantization: MLM-135M-JSON, EdgeJSON v3 test", env),
         "| runtime | size MB | rows | JSONExact | vs f16 | Field F1 | schema valid | parse | complex exact | "
-        "mask ms/token | overhead/token |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "closed by guard | mask ms/token | overhead/token |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    # "vs f16": JSONExact minus llama.cpp F16's on the same rows (all 158, or the --limit slice).
+    # "vs f16": JSONExact minus llama.cpp F16's (same loop-guard setting) on the same rows (all, or a --limit slice).
     summary = {}
     for label, results in rows.items():
+        f16 = rows.get("llamacpp f16" + (GUARD_SUFFIX if label.endswith(GUARD_SUFFIX) else ""))
+        reasons = results["timing"].get("finish_reasons") or {}
+        closed = sum(count for reason, count in reasons.items() if reason.startswith("closed_on_"))
         o = results["metrics"]["overall"]
         complex_exact = results["metrics"]["by_complexity"].get("complex", {}).get("json_exact")
         size = results["model"].get("file_size_bytes")
+        if size and results["model"].get("backend") == "llamacpp":
+            size += results["model"].get("adapter_size_bytes") or 0  # base GGUF + LoRA GGUF
         delta = None if f16 is None else o["json_exact"] - f16_exact_on(f16, results)
         over = overhead(results) if results["config"].get("constrained") else None
         mask = (results["timing"].get("constraint") or {}).get("mask_ms_per_token")
         summary[label] = {"json_exact": o["json_exact"], "field_f1": o["field_f1"], "schema_valid": o["schema_valid"],
-                          "size_bytes": size, "delta_vs_f16": delta, "overhead": over, "rows": o["n"]}
+                          "size_bytes": size, "delta_vs_f16": delta, "overhead": over, "rows": o["n"],
+                          "loop_guard": bool(results["config"].get("loop_guard")), "closed_by_guard": closed,
+                          "finish_reasons": reasons}
         lines.append(
             f"| {label} | {'-' if not size else f'{size / 1e6:.1f}'} | {o['n']} | {pct(o['json_exact'])} | "
             f"{'-' if delta is None else f'{100 * delta:+.1f}'} | {num(o['field_f1'])} | {pct(o['schema_valid'])} | "
-            f"{pct(o['parse_rate'])} | {pct(complex_exact)} | {mask if mask is not None else '-'} | "
+            f"{pct(o['parse_rate'])} | {pct(complex_exact)} | {closed if label.endswith(GUARD_SUFFIX) else '-'} | "
+            f"{mask if mask is not None else '-'} | "
             f"{'-' if over is None else f'{100 * over:.1f}%'} |"
         )
     lines += [
         "",
         "Sizes: hf rows show the fp32 safetensors of the base model plus the adapter; GGUF/ONNX rows the file(s) "
         "a user ships. Overhead/token = grammar mask time per token / unconstrained decode time per token of "
-        "the same run (llguidance, computed on the CPU between steps).",
+        "the same run (llguidance, computed on the CPU between steps). Rows marked `+ loop guard` decode with "
+        "maaza.eval.loop_guard on (a row that repeats itself or nears the 2048-token budget is steered to close "
+        "its JSON inside the grammar); 'closed by guard' counts those rows. The other rows were measured "
+        "without it.",
     ]
     atomic_write_json(RESULTS_DIR / "constrained_quality.json", {"environment": env, "summary": summary})
     text = "\n".join(lines) + "\n"

@@ -4,8 +4,8 @@
     python benchmarks/edge_speed.py --formats gguf-q4_0   # a subset of export formats
 
 Exports the committed adapter (benchmarks/artifacts/mlm_135m_json) merged into SmolLM2-135M to
-runs/edge_exports (merged safetensors, GGUF f16/q8_0/q4_0/q4_1, ONNX int4/int8 when the runtimes are
-installed), then runs `maaza bench speed` over transformers fp32 (the baseline of every ratio) and each
+runs/edge_exports (merged safetensors, GGUF f16/q8_0/q4_0/q4_1, the adapter alone as a LoRA GGUF run on
+the bundled Q4_1 base, ONNX int4/int8 when the runtimes are installed), then runs `maaza bench speed` over transformers fp32 (the baseline of every ratio) and each
 export: single-stream greedy decode tokens/s, time to first token on ~200-token prompts, peak RSS and
 file size. Writes benchmarks/results/edge_speed.json|md. Goal (issue #6): >= 200 decode tok/s with the
 best backend on this 2-core CPU.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from common import ARTIFACTS_DIR, RESULTS_DIR, provenance_header
@@ -27,7 +28,7 @@ from maaza.io import atomic_write_json, atomic_write_text
 REPO = Path(__file__).resolve().parents[1]
 ADAPTER = ARTIFACTS_DIR / "mlm_135m_json"
 EXPORTS = REPO / "runs" / "edge_exports"
-GGUF_FORMATS = ["gguf-f16", "gguf-q8_0", "gguf-q4_1", "gguf-q4_0"]
+GGUF_FORMATS = ["gguf-f16", "gguf-q8_0", "gguf-q4_1", "gguf-q4_0", "gguf-lora"]
 ONNX_FORMATS = ["onnx-int4", "onnx-int8"]
 GOAL_TOKENS_PER_S = 200
 
@@ -63,7 +64,10 @@ def main() -> int:
     targets = [Target("hf", str(EXPORTS / "merged"))]
     targets += [t for t in targets_from_exports(EXPORTS) if t.backend != "hf"]
     wanted = {str(EXPORTS / sizes["formats"][f]["path"]) for f in formats if f in sizes["formats"]}
-    targets = [t for t in targets if t.backend == "hf" or t.model in wanted]
+    targets = [t for t in targets if t.backend == "hf" or t.model in wanted or t.adapter in wanted]
+    # llama.cpp twice: plain greedy steps, and with prompt-lookup drafting (same tokens, fewer model calls)
+    targets = [v for t in targets for v in ([replace(t, draft=0), replace(t, draft=8)] if t.backend == "llamacpp"
+                                            else [t])]
     if importlib.util.find_spec("llama_cpp") is None:
         print("llama-cpp-python is not installed: GGUF targets will be reported as failed")
     results = run_targets(targets, prompts=args.prompts, max_new_tokens=args.max_new_tokens,

@@ -62,6 +62,11 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="check `date-time` strictly (RFC 3339, offset required); default accepts ISO-8601 without offset",
     )
+    p.add_argument(
+        "--no-loop-guard",
+        action="store_true",
+        help="with --constrained: let a looping row run to the budget instead of steering it to close its JSON",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", required=True, help="results JSON path (resumes if it exists)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -97,6 +102,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         lenient_datetime=not args.strict_datetime,
         threads=args.threads,
         backend=args.backend,
+        loop_guard=not args.no_loop_guard,
     )
     results = EvalRun(config, args.out).run(progress=not args.no_progress)
     model = results["model"]

@@ -9,22 +9,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from data_helpers import NESTED_SCHEMA
 
+from maaza.data.local_server import SERVER_MODULES, llama_cpp_server
 from maaza.data.teachers import OpenAITeacher
 from maaza.errors import MaazaError
 
-SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
 missing = [name for name in SERVER_MODULES if importlib.util.find_spec(name) is None]
 pytestmark = [
     pytest.mark.integration,
@@ -36,19 +30,16 @@ pytestmark = [
 ]
 
 STARTUP_SECONDS = 120.0  # generous: a busy machine (nice 19 beside a benchmark) starts it slowly
-RECORD = {"shipment_id": "SH-77", "customer": {"name": "Ann Lee", "email": "ann@x.io"},
-          "items": [{"sku": "K9", "quantity": 2, "price": 12.5}]}
+RECORD = {
+    "shipment_id": "SH-77",
+    "customer": {"name": "Ann Lee", "email": "ann@x.io"},
+    "items": [{"sku": "K9", "quantity": 2, "price": 12.5}],
+}
 JOBS = [
     ("Shipment SH-77 for Ann Lee (ann@x.io): SKU K9, quantity 2, price 12.5.", RECORD, NESTED_SCHEMA),
     ("Ann Lee (ann@x.io) gets shipment SH-77: 2 x K9 at 12.5 each.", RECORD, NESTED_SCHEMA),
 ]
 NEW_JOB = ("SH-77: K9 x2 (12.5) to Ann Lee, ann@x.io.", RECORD, NESTED_SCHEMA)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _bundled_gguf() -> Path:
@@ -62,44 +53,29 @@ def _bundled_gguf() -> Path:
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start `python -m llama_cpp.server` on a free loopback port; yield its base URL; always stop it."""
-    gguf = _bundled_gguf()
-    port = _free_port()
+    """The bundled GGUF served on a free loopback port for this module; always stopped afterwards."""
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2",
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"]
-    url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if process.poll() is not None:
-                tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
-                pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{tail}")
-            try:
-                with urllib.request.urlopen(f"{url}/v1/models", timeout=2) as response:
-                    if response.status == 200 and json.loads(response.read())["data"]:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server not ready after {STARTUP_SECONDS:.0f} s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with llama_cpp_server(
+            _bundled_gguf(), alias="smollm2", log_path=log_path, startup_seconds=STARTUP_SECONDS
+        ) as url:
+            yield url
+    except MaazaError as exc:
+        pytest.fail(str(exc))
 
 
 def _teacher(url: str, cache: Path) -> OpenAITeacher:
     # temperature 0 (the default) and a short answer keep the 135M model quick and deterministic.
-    return OpenAITeacher(f"{url}/v1", "smollm2", cache_path=cache, concurrency=2, timeout=60, max_retries=1,
-                         backoff=0.1, max_tokens=48)
+    return OpenAITeacher(
+        f"{url}/v1",
+        "smollm2",
+        cache_path=cache,
+        concurrency=2,
+        timeout=300,  # generous: a busy machine (a benchmark beside the tests) starves the server
+        max_retries=1,
+        backoff=0.1,
+        max_tokens=48,
+    )
 
 
 def test_openai_teacher_against_llama_cpp_server(llama_server: str, tmp_path: Path) -> None:

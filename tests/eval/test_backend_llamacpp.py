@@ -66,7 +66,9 @@ def sharp_model(smollm2_tokenizer: Any, tmp_path_factory: pytest.TempPathFactory
 def backends(sharp_model: tuple[Path, Path]) -> Any:
     folder, path = sharp_model
     hf = load_backend("hf", str(folder))
-    llama = load_backend("llamacpp", str(path), threads=1)
+    # Drafting off: these tests check exact parity with transformers, and batched draft verification uses
+    # other float kernels (see test_prompt_lookup_drafting_keeps_the_greedy_output).
+    llama = load_backend("llamacpp", str(path), threads=1, draft_tokens=0)
     yield hf, llama
     llama.close()
 
@@ -127,7 +129,7 @@ def test_constrained_output_is_schema_valid_and_equals_hf(
     want = [hf.generate([p], [order], max_new_tokens=160).generations[0].text for p in prompts]
     assert [g.text for g in batch.generations] == want
     # Without the argmax fast path (full mask every step) the tokens are the same.
-    slow = LlamaCppBackend(sharp_model[1], threads=1, fast_mask=False, prefix_cache=False)
+    slow = LlamaCppBackend(sharp_model[1], threads=1, fast_mask=False, prefix_cache=False, draft_tokens=0)
     try:
         full = slow.generate(prompts, [order, order], max_new_tokens=160)
         assert [g.text for g in full.generations] == want
@@ -188,3 +190,136 @@ def test_threads_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(THREADS_ENV, "0")
     with pytest.raises(MaazaError, match="at least 1"):
         default_threads()
+
+
+@pytest.fixture(scope="module")
+def sharp_adapter(sharp_model: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A PEFT LoRA on every projection of the sharp model (B non-zero, fp16-exact) and its merged folder."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaForCausalLM
+
+    folder, _ = sharp_model
+    base = LlamaForCausalLM.from_pretrained(folder).eval()
+    config = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0,
+                        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    model = get_peft_model(base, config)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_" in name:
+                param.copy_((torch.randn_like(param) * 0.3).half().float())
+    root = tmp_path_factory.mktemp("sharp-lora")
+    model.save_pretrained(root / "adapter")
+    merged = model.merge_and_unload()
+    with torch.no_grad():
+        for param in merged.parameters():
+            param.copy_(param.half().float())  # what an F16 GGUF of the merged model holds
+    merged.save_pretrained(root / "merged", safe_serialization=True)
+    return root / "adapter", root / "merged"
+
+
+def test_lora_gguf_on_a_base_gguf_equals_the_merged_model(
+    sharp_model: tuple[Path, Path], sharp_adapter: tuple[Path, Path], smollm2_tokenizer: Any, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Base F16 GGUF + LoRA GGUF (applied by llama.cpp at run time) decodes like the merged model, and like
+    transformers base + adapter; q/k LoRA rows get the base's rotary permutation (GQA: 4 heads, 2 KV)."""
+    import gguf
+
+    from maaza.export.gguf_export import export_gguf
+    from maaza.export.gguf_lora import export_gguf_lora
+
+    folder, base_gguf = sharp_model
+    adapter, merged = sharp_adapter
+    monkeypatch.setenv("MAAZA_CACHE_DIR", str(tmp_path / "cache"))
+    smollm2_tokenizer.save_pretrained(merged)
+    merged_gguf = export_gguf(merged, tmp_path / "merged-f16.gguf", "f16", name="merged").path
+    lora = export_gguf_lora(adapter, tmp_path / "lora-f16.gguf", n_head=4, n_head_kv=2, n_layers=2)
+    assert lora.rank == 4 and lora.alpha == 8.0 and lora.tensors == 2 * 7 * 2
+    reader = gguf.GGUFReader(lora.path)
+    assert reader.get_field("general.type").contents() == "adapter"
+    assert reader.get_field("adapter.type").contents() == "lora"
+    shapes = {t.name: list(t.shape) for t in reader.tensors}  # GGUF order: [in, out]
+    assert shapes["blk.0.attn_q.weight.lora_a"] == [64, 4] and shapes["blk.0.attn_k.weight.lora_b"] == [4, 32]
+
+    hf_lora = load_backend("hf", str(folder), adapter=str(adapter))
+    with_file = load_backend("llamacpp", str(base_gguf), adapter=lora.path, threads=1)
+    with_folder = load_backend("llamacpp", str(base_gguf), adapter=str(adapter), threads=1)  # converted, cached
+    assert with_folder.lora_path.parent == tmp_path / "cache" / "lora_gguf"
+    merged_backend = load_backend("llamacpp", merged_gguf, threads=1)
+    plain = load_backend("llamacpp", str(base_gguf), threads=1)
+    try:
+        assert with_file.describe()["precision"] == "f16+lora-f16"
+        assert with_file.describe()["adapter_size_bytes"] == Path(lora.path).stat().st_size
+        for text in PROMPTS:
+            prompt = _chat(hf_lora.tokenizer, text)
+            want = merged_backend.generate([prompt], max_new_tokens=24).generations[0].text
+            assert with_file.generate([prompt], max_new_tokens=24).generations[0].text == want
+            assert with_folder.generate([prompt], max_new_tokens=24).generations[0].text == want
+            assert hf_lora.generate([prompt], max_new_tokens=24).generations[0].text == want
+            assert plain.generate([prompt], max_new_tokens=24).generations[0].text != want  # the adapter acts
+    finally:
+        for backend in (with_file, with_folder, merged_backend, plain):
+            backend.close()
+    with pytest.raises(MaazaError, match="adapter 'nowhere' not found"):
+        load_backend("llamacpp", str(base_gguf), adapter="nowhere", threads=1)
+
+
+def test_lookup_draft() -> None:
+    draft = LlamaCppBackend.lookup_draft
+    history = [5, 6, 7, 8, 9, 1, 2, 6, 7]  # tail (6, 7) first seen at index 1, followed by 8, 9, 1 ...
+    assert draft(history, 3) == [8, 9, 1]
+    assert draft([1, 2, 3, 9, 1, 2, 3], 2) == [9, 1]  # the 3-gram match wins
+    assert draft([1, 2, 3, 4], 5) == [] and draft(history, 0) == []
+    assert draft([4, 4, 4, 4], 8) == [4]  # the earliest match: what follows it runs up to the tail
+
+
+def test_prompt_lookup_drafting_keeps_the_greedy_output(
+    sharp_model: tuple[Path, Path], tiny_model_dir: Path, edgejson_fixture: Any, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Drafting changes the number of model calls, not the tokens.
+
+    The verify logic is checked exactly with each draft evaluated one token at a time (the same kernels as
+    the plain loop): the repeating tiny model accepts drafts, the sharp one mostly rejects them, with and
+    without a schema. Batched verification (the real path) uses llama.cpp's multi-token kernels, whose
+    float rounding differs; it must still agree where the model's choices are not near ties (the tiny
+    model, and the sharp one unconstrained)."""
+    from maaza.export.gguf_export import export_gguf
+
+    tiny_gguf = Path(export_gguf(tiny_model_dir, tmp_path / "tiny-f16.gguf", "f16", name="tiny").path)
+    order = edgejson_fixture.schema_data["order"]
+
+    def one_at_a_time(self: LlamaCppBackend, tokens: list[int]) -> list[Any]:
+        rows = []
+        for token in tokens:
+            self._step(token)
+            self._cached_tokens.append(token)
+            rows.append(self._logits().copy())
+        return rows
+
+    def outputs(backend: LlamaCppBackend, prompts: list[str], schemas: Any) -> list[tuple[str, int, str]]:
+        gens = backend.generate(prompts, schemas, max_new_tokens=120).generations
+        return [(g.text, g.new_tokens, g.finish_reason) for g in gens]
+
+    stats = {}
+    for name, path in (("sharp", sharp_model[1]), ("tiny", tiny_gguf)):
+        plain = LlamaCppBackend(path, threads=1, draft_tokens=0)
+        drafting = LlamaCppBackend(path, threads=1, draft_tokens=8)
+        try:
+            prompts = [_chat(plain.tokenizer, text, order) for text in PROMPTS]
+            for schemas in (None, [order, order]):
+                want = outputs(plain, prompts, schemas)
+                with monkeypatch.context() as patch:
+                    patch.setattr(LlamaCppBackend, "_decode_all", one_at_a_time)
+                    assert outputs(drafting, prompts, schemas) == want
+                if name == "tiny" or schemas is None:
+                    assert outputs(drafting, prompts, schemas) == want  # batched verification
+            stats[name] = dict(drafting.draft_stats)
+            assert plain.draft_stats["verify_calls"] == 0
+        finally:
+            plain.close()
+            drafting.close()
+    assert stats["tiny"]["accepted"] > 40
+    assert stats["sharp"]["drafted"] > stats["sharp"]["accepted"] > 0

@@ -89,3 +89,46 @@ def test_export_command_merged_and_gguf_from_adapter(adapter_dir: Path, tmp_path
 def test_export_merged_errors(tiny_model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(MaazaError, match="not a peft adapter"):
         export_merged(tiny_model_dir, tmp_path / "m")
+
+
+def test_export_command_gguf_lora(adapter_dir: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+    """`--formats gguf-lora`: the adapter alone as a llama.cpp LoRA GGUF (A/B per target, alpha, q/k permuted)."""
+    import gguf
+    import numpy as np
+    from safetensors.torch import load_file
+
+    from maaza.export.gguf_export import permute_qk
+    from maaza.export.gguf_lora import export_gguf_lora
+
+    parser = argparse.ArgumentParser(prog="maaza")
+    add_parser(parser.add_subparsers(dest="command"))
+    out = tmp_path / "exports"
+    args = parser.parse_args(["export", "--adapter", str(adapter_dir), "--out", str(out), "--formats", "gguf-lora"])
+    assert args.handler(args) == 0
+    entry = json.loads((out / "sizes.json").read_text())["formats"]["gguf-lora"]
+    assert entry["path"] == "tiny-json-lora-f16.gguf" and entry["base"] == str(tiny_model_dir)
+    assert entry["rank"] == 4 and entry["alpha"] == 8.0 and entry["tensors"] == 2 * 4 * 2  # 2 layers x 4 modules
+    reader = gguf.GGUFReader(str(out / entry["path"]))
+    assert reader.get_field("general.type").contents() == "adapter"
+    assert reader.get_field("adapter.lora.alpha").contents() == pytest.approx(8.0)
+    tensors = {t.name: np.asarray(t.data) for t in reader.tensors}
+    weights = {k: v.float().numpy() for k, v in load_file(str(adapter_dir / "adapter_model.safetensors")).items()}
+    prefix = "base_model.model.model.layers.1.self_attn."
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    heads, kv = config["num_attention_heads"], config["num_key_value_heads"]
+    np.testing.assert_allclose(tensors["blk.1.attn_v.weight.lora_a"], weights[prefix + "v_proj.lora_A.weight"],
+                               atol=1e-3)
+    np.testing.assert_allclose(tensors["blk.1.attn_k.weight.lora_b"],
+                               permute_qk(weights[prefix + "k_proj.lora_B.weight"], heads, kv), atol=1e-3)
+
+    with pytest.raises(MaazaError, match="needs --adapter"):
+        args = parser.parse_args(["export", "--model", str(tiny_model_dir), "--out", str(out),
+                                  "--formats", "gguf-lora"])
+        args.handler(args)
+    with pytest.raises(MaazaError, match=r"no adapter_config\.json"):
+        export_gguf_lora(tiny_model_dir, tmp_path / "x.gguf", n_head=heads, n_head_kv=kv, n_layers=2)
+    broken = tmp_path / "dora"
+    broken.mkdir()
+    (broken / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4, "use_dora": True}))
+    with pytest.raises(MaazaError, match="'use_dora' is set"):
+        export_gguf_lora(broken, tmp_path / "y.gguf", n_head=heads, n_head_kv=kv, n_layers=2)

@@ -27,6 +27,8 @@ import torch
 from llguidance import LLExecutor, LLMatcher, LLTokenizer
 from transformers import LogitsProcessor
 
+from maaza.eval.loop_guard import LoopGuard, vocab_for_tokenizer
+
 __all__ = [
     "LENIENT_DATETIME_PATTERN",
     "LLG_FORMATS",
@@ -256,6 +258,10 @@ class SchemaLogitsProcessor(LogitsProcessor):
     matcher is accepting. Rows that have emitted EOS are finished: later (pad) tokens are ignored and only
     EOS is allowed, so no row is ever all ``-inf``.
 
+    With ``loop_guard_budget`` (the generation's ``max_new_tokens``) each constrained row gets a
+    :class:`~maaza.eval.loop_guard.LoopGuard` (``self.guards``): a row that repeats itself or nears the
+    budget is steered to close its JSON, still inside the grammar.
+
     Timing for overhead reports: ``compile_seconds`` (grammar compile + matcher creation),
     ``tokenizer_seconds`` (llguidance tokenizer build, ~0 when cached), ``mask_seconds`` (total time inside
     ``__call__``) and ``calls``.
@@ -270,6 +276,7 @@ class SchemaLogitsProcessor(LogitsProcessor):
         *,
         lenient_datetime: bool = True,
         whitespace_flexible: bool = False,
+        loop_guard_budget: int | None = None,
     ) -> None:
         if not schemas:
             raise ConstraintError("need at least one schema (use None for an unconstrained row)")
@@ -316,6 +323,13 @@ class SchemaLogitsProcessor(LogitsProcessor):
         self.compile_seconds = time.perf_counter() - start
 
         self._bitmask = torch.full((self.batch_size, (self.vocab_size + 31) // 32), -1, dtype=torch.int32)
+        self._loop_guard_budget = loop_guard_budget
+        self._schemas = list(schemas)
+        self._guard_vocab = (
+            vocab_for_tokenizer(hf_tokenizer, self.vocab_size, self.eos_token_ids)
+            if loop_guard_budget is not None
+            else None
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -326,6 +340,13 @@ class SchemaLogitsProcessor(LogitsProcessor):
         self._prompt_len: int | None = None
         self._consumed = 0
         self._finished = [False] * self.batch_size
+        #: One LoopGuard per constrained row when built with `loop_guard_budget` (see maaza.eval.loop_guard).
+        self.guards: list[LoopGuard | None] = [
+            LoopGuard(self._guard_vocab, self._loop_guard_budget, schema=schema)
+            if self._guard_vocab is not None and self._loop_guard_budget is not None and m is not None
+            else None
+            for m, schema in zip(self._matchers, self._schemas, strict=True)
+        ]
 
     def _consume(self, input_ids: torch.Tensor) -> None:
         """Feed each unfinished row the tokens generated since the previous call."""
@@ -355,6 +376,9 @@ class SchemaLogitsProcessor(LogitsProcessor):
                     raise ConstraintError(
                         f"row {i}: token {tok} rejected by the grammar: {_first_line(m.get_error())}"
                     )
+                guard = self.guards[i]
+                if guard is not None:
+                    guard.feed(tok)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         start = time.perf_counter()
@@ -397,6 +421,10 @@ class SchemaLogitsProcessor(LogitsProcessor):
             for m, i in active:
                 if m.is_error():
                     raise ConstraintError(f"row {i}: {_first_line(m.get_error())}")
+            for _, i in active:
+                guard = self.guards[i]
+                if guard is not None and guard.closing:  # before the mask: banned tokens stay -inf
+                    scores[i] += torch.from_numpy(guard.bonus()).to(scores.device, scores.dtype)
             allowed = _unpack_bitmask(self._bitmask, self.vocab_size)
             for m, i in active:
                 # The stop decision is ours: allow exactly eos_token_ids when the JSON may end here.

@@ -31,9 +31,10 @@ IDENTITY_KEYS = (
     "lenient_datetime",
     "stop_on_json_close",
     "backend",
+    "loop_guard",
 )
 # Keys added after results files were first written, with the value older files implicitly used.
-IDENTITY_DEFAULTS = {"backend": "hf"}
+IDENTITY_DEFAULTS = {"backend": "hf", "loop_guard": False}
 
 
 @dataclass
@@ -53,6 +54,7 @@ class EvalConfig:
     stop_on_json_close: bool = True
     threads: int | None = None
     backend: str = "hf"  # hf | llamacpp | onnx (see maaza.eval.backends)
+    loop_guard: bool = True  # constrained rows that loop or near the budget are steered to close (loop_guard.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -62,7 +64,9 @@ def saved_model_metadata(model: str | None, adapter: str | None) -> dict[str, An
     from maaza.models.loading import read_model_metadata
 
     if adapter:
-        return read_model_metadata(adapter)
+        if Path(adapter).is_dir() or not Path(adapter).is_file():
+            return read_model_metadata(adapter)
+        model = adapter  # an adapter file (a LoRA GGUF): look around it as around a model file
     if not model:
         return {}
     path = Path(model)
@@ -150,6 +154,7 @@ class EvalRun:
             "lenient_datetime": cfg.lenient_datetime,
             "stop_on_json_close": cfg.stop_on_json_close,
             "backend": cfg.backend,
+            "loop_guard": cfg.loop_guard and cfg.constrained,  # it only acts on constrained rows
         }
 
     def _load_previous(self, identity: dict[str, Any]) -> dict[str, Any] | None:
@@ -214,6 +219,7 @@ class EvalRun:
                     max_new_tokens=cfg.max_new_tokens,
                     stop_on_json_close=cfg.stop_on_json_close,
                     lenient_datetime=cfg.lenient_datetime,
+                    loop_guard=cfg.loop_guard,
                 )
                 constraint_stats.add(batch.constraint)
                 batches.append(asdict(batch.timing))

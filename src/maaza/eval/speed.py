@@ -33,26 +33,35 @@ class Target:
     model: str | None = None
     adapter: str | None = None
     dtype: str = "float32"
+    draft: int | None = None  # llamacpp: prompt-lookup draft tokens (None: the backend's default, 0: off)
 
     @property
     def label(self) -> str:
         shown = Path(self.model).name if self.model else "smollm2-135m"
         extra = f"+{Path(self.adapter).name}" if self.adapter else ""
-        return f"{self.backend}:{shown}{extra}" + (f" ({self.dtype})" if self.backend == "hf" else "")
+        draft = f" draft={self.draft}" if self.draft is not None else ""
+        return f"{self.backend}:{shown}{extra}" + (f" ({self.dtype})" if self.backend == "hf" else "") + draft
 
 
 def parse_target(text: str) -> Target:
-    """`BACKEND[=MODEL][@ADAPTER]`, e.g. `hf`, `hf=runs/x/merged`, `llamacpp=out/m-q4_0.gguf`."""
+    """`BACKEND[=MODEL][@ADAPTER]`, e.g. `hf`, `hf-bfloat16=runs/x/merged`, `llamacpp=out/m-q4_0.gguf`,
+    `llamacpp-draft0=...` (llama.cpp with prompt-lookup drafting off; `-draftN` drafts N tokens)."""
     backend, _, rest = text.partition("=")
     model, _, adapter = rest.partition("@")
     dtype = "float32"
+    draft = None
     if backend.startswith("hf-"):
         backend, dtype = "hf", backend.removeprefix("hf-")
+    elif backend.startswith("llamacpp-draft"):
+        count = backend.removeprefix("llamacpp-draft")
+        if not count.isdigit():
+            raise MaazaError(f"--target '{text}': write llamacpp-draftN with N a number of tokens, e.g. llamacpp-draft0")
+        backend, draft = "llamacpp", int(count)
     from maaza.eval.backends import BACKENDS
 
     if backend not in BACKENDS:
         raise MaazaError(f"--target '{text}': unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
-    return Target(backend, model or None, adapter or None, dtype)
+    return Target(backend, model or None, adapter or None, dtype, draft)
 
 
 def targets_from_exports(folder: str | Path) -> list[Target]:
@@ -65,7 +74,9 @@ def targets_from_exports(folder: str | Path) -> list[Target]:
     found: list[Target] = []
     for fmt, entry in sorted(formats.items()):
         path = root / entry["path"]
-        if fmt.startswith("gguf-") and path.is_file():
+        if fmt == "gguf-lora" and path.is_file():  # the adapter alone, run on its base's GGUF
+            found.append(Target("llamacpp", entry.get("base"), adapter=str(path)))
+        elif fmt.startswith("gguf-") and path.is_file():
             found.append(Target("llamacpp", str(path)))
         elif fmt.startswith("onnx-") and path.is_dir():
             found.append(Target("onnx", str(path)))
@@ -104,6 +115,8 @@ def measure(target: Target, *, prompts: int, prompt_tokens: int, max_new_tokens:
         torch.set_num_threads(threads)
     started = time.perf_counter()
     options: dict[str, Any] = {"threads": threads} if threads and target.backend != "hf" else {}
+    if target.draft is not None:
+        options["draft_tokens"] = target.draft
     backend = load_backend(target.backend, target.model, adapter=target.adapter, dtype=target.dtype, **options)
     load_seconds = time.perf_counter() - started
     prompt_format = saved_model_metadata(target.model, target.adapter).get("prompt_format") or "schema-chat"
@@ -132,12 +145,15 @@ def measure(target: Target, *, prompts: int, prompt_tokens: int, max_new_tokens:
     decode_seconds = sum(r["decode_seconds"] for r in rows)
     described = backend.describe()
     backend.close()
+    size = described.get("file_size_bytes")
+    if size and target.backend == "llamacpp":
+        size += described.get("adapter_size_bytes") or 0  # what a user ships: base GGUF + LoRA GGUF
     return {
         "target": asdict(target),
         "label": target.label,
         "backend": target.backend,
         "precision": described.get("precision"),
-        "file_size_bytes": described.get("file_size_bytes"),
+        "file_size_bytes": size,
         "params": described.get("params"),
         "load_seconds": round(load_seconds, 2),
         "rows": len(rows),
@@ -218,7 +234,8 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--target", action="append", default=[], metavar="BACKEND[=MODEL][@ADAPTER]",
                    help="a runtime to measure, repeatable: hf (bundled model, fp32), hf-bfloat16, "
-                        "hf=FOLDER, hf=BASE@ADAPTER, llamacpp=FILE.gguf, onnx=FOLDER")
+                        "hf=FOLDER, hf=BASE@ADAPTER, llamacpp=FILE.gguf, llamacpp=BASE.gguf@LORA.gguf, "
+                        "llamacpp-draft0=FILE.gguf (prompt-lookup drafting off), onnx=FOLDER")
     p.add_argument("--exports", default=None,
                    help="also measure every GGUF/ONNX/merged export listed in this `maaza export` folder")
     p.add_argument("--prompts", type=int, default=5, help="timed prompts per target (default 5)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import re
 import tempfile
 import time
@@ -18,7 +19,7 @@ from typing import Any
 from maaza.errors import MaazaError
 
 ONNX_FORMATS = ("onnx-fp32", "onnx-int8", "onnx-int4")
-FORMATS = ("merged", "gguf-f16", "gguf-q8_0", "gguf-q4_0", "gguf-q4_1", *ONNX_FORMATS)
+FORMATS = ("merged", "gguf-f16", "gguf-q8_0", "gguf-q4_0", "gguf-q4_1", "gguf-lora", *ONNX_FORMATS)
 DEFAULT_GGUF_FORMATS = ("gguf-f16", "gguf-q8_0", "gguf-q4_1")
 SIZES_FILE = "sizes.json"
 
@@ -112,6 +113,18 @@ def verify_merged(merged_dir: str | Path, adapter: str | Path, base_model: str |
     }
 
 
+def _export_lora(adapter: str, merged_source: Path, path: Path, stem: str, base: str | None) -> dict[str, Any]:
+    """The adapter as a llama.cpp LoRA GGUF (F16), for the base model's own 4-bit GGUF (see gguf_lora.py)."""
+    from maaza.export.gguf_lora import export_gguf_lora
+    from maaza.models.registry import DEFAULT_MODEL
+
+    config = json.loads((merged_source / "config.json").read_text(encoding="utf-8"))
+    n_head = int(config["num_attention_heads"])
+    info = export_gguf_lora(adapter, path, n_head=n_head, n_head_kv=int(config.get("num_key_value_heads") or n_head),
+                            n_layers=int(config["num_hidden_layers"]), name=stem)
+    return {**info.to_dict(), "path": path.name, "base": base or DEFAULT_MODEL, "check": None}
+
+
 def _read_sizes(path: Path) -> dict[str, Any]:
     import json
 
@@ -150,6 +163,8 @@ def export_model(
         raise MaazaError(f"unknown export format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     if "merged" in chosen and not adapter:
         raise MaazaError("the 'merged' format needs --adapter (a plain model folder is already merged)")
+    if "gguf-lora" in chosen and not adapter:
+        raise MaazaError("the 'gguf-lora' format needs --adapter (it writes the adapter alone, for a base GGUF)")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise MaazaError(f"--out {out} exists and is not a folder")
@@ -191,8 +206,15 @@ def export_model(
             "safetensors_bytes": sum(f.stat().st_size for f in source.glob("*.safetensors")),
         }
         tokenizer_result: tuple[str, bool | None] | None = None
+        if "gguf-lora" in chosen:
+            assert adapter is not None
+            entry = _export_lora(adapter, source, out / f"{stem}-lora-f16.gguf", stem, model or metadata.get("base_model"))
+            summary["formats"]["gguf-lora"] = entry
+            atomic_write_json(sizes_path, summary)
+            say(f"{'gguf-lora':11s} {entry['path']:28s} {entry['file_size_bytes'] / 1e6:8.1f} MB  "
+                f"(run on the base GGUF: --backend llamacpp --model {entry['base']} --adapter {entry['path']})")
         for fmt in chosen:
-            if not fmt.startswith("gguf-"):
+            if not fmt.startswith("gguf-") or fmt == "gguf-lora":
                 continue
             qtype = fmt.removeprefix("gguf-")
             path = out / f"{stem}-{qtype}.gguf"

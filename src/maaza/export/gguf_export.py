@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,6 +256,29 @@ def _choose_type(gguf_name: str, data: np.ndarray, qtype: str) -> str:
     return qtype
 
 
+@contextmanager
+def atomic_gguf_writer(out: Path) -> Iterator[Any]:
+    """A Llama-architecture `GGUFWriter` on a temp file beside `out`; written and renamed to `out` on a clean
+    exit, removed on an error (an interrupted export never leaves a half-written GGUF)."""
+    import gguf
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        writer = gguf.GGUFWriter(tmp_name, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])
+        yield writer
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file(progress=False)
+        writer.close()
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, out)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
 def export_gguf(
     model_dir: str | Path,
     out_path: str | Path,
@@ -282,11 +306,7 @@ def export_gguf(
     pre = tokenizer_pre or guess_tokenizer_pre(folder)
 
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        writer = gguf.GGUFWriter(tmp_name, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])
+    with atomic_gguf_writer(out) as writer:
         writer.add_type(gguf.GGUFType.MODEL)
         writer.add_name(name or folder.name)
         writer.add_vocab_size(vocab_size)
@@ -334,15 +354,6 @@ def export_gguf(
             else:
                 writer.add_tensor(gguf_name, stored, raw_shape=stored.shape, raw_dtype=ggml_type)
             counts[ggml_type.name] += 1
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file(progress=False)
-        writer.close()
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, out)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return GGUFExport(
         str(out), qtype, out.stat().st_size, round(time.perf_counter() - started, 2), len(prepared),
         dict(sorted(counts.items())), pre, fallbacks,

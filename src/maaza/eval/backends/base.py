@@ -57,8 +57,13 @@ class Backend(ABC):
         max_new_tokens: int = 512,
         stop_on_json_close: bool = True,
         lenient_datetime: bool = True,
+        loop_guard: bool = True,
     ) -> BackendBatch:
         """Greedy-decode `prompts`; with `schemas` (one per prompt) every output follows its schema.
+
+        `loop_guard` (constrained rows only): steer a row that repeats itself or nears `max_new_tokens` to
+        close its JSON within the grammar (`maaza.eval.loop_guard`); such rows finish as "closed_on_loop" or
+        "closed_on_budget".
 
         Raises `maaza.eval.constrained.ConstraintError` when a schema cannot be compiled.
         """

@@ -31,6 +31,7 @@ class HFBackend(Backend):
         max_new_tokens: int = 512,
         stop_on_json_close: bool = True,
         lenient_datetime: bool = True,
+        loop_guard: bool = True,
     ) -> BackendBatch:
         processor = None
         if schemas is not None:
@@ -44,6 +45,7 @@ class HFBackend(Backend):
                 self.loaded.vocab_size,
                 eos_token_ids(self.loaded.model, self.tokenizer),
                 lenient_datetime=lenient_datetime,
+                loop_guard_budget=max_new_tokens if loop_guard else None,
             )
         generations, timing = generate_batch(
             self.loaded.model,
@@ -56,6 +58,9 @@ class HFBackend(Backend):
         stats = ConstraintStats()
         if processor is not None:
             stats = ConstraintStats(processor.compile_seconds, processor.mask_seconds, processor.calls)
+            for generation, guard in zip(generations, processor.guards, strict=True):
+                if guard is not None:
+                    generation.finish_reason = guard.finish_reason(generation.finish_reason)
         return BackendBatch(generations, timing, stats)
 
     def describe(self) -> dict[str, Any]:

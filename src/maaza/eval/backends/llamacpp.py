@@ -7,6 +7,15 @@ a reused single-token batch and reads the last row of logits straight from llama
 view; greedy is ``argmax`` there (no sampler chain, no detokenizer in the loop). A row stops at an EOS id,
 when its top-level JSON closes (``JsonObjectTracker``, as in hf) or after ``max_new_tokens``.
 
+Prompt-lookup drafting (``draft_tokens``, default 8; 0 turns it off): an extraction copies spans of its
+input, so after each chosen token the loop looks for the last 3 (else 2) tokens of prompt + output earlier
+in that text and, on a match, proposes the tokens that followed it there. The chosen token and the draft
+go through one ``llama_decode`` with logits at every position; each draft token is kept while it equals
+the token the loop would have chosen anyway (argmax, grammar mask and loop guard included, in order), the
+first mismatch becomes the next token, and the rejected tail leaves the KV cache. The output is the greedy
+output (up to float rounding between batched and single-token kernels); only the number of model calls
+drops. The method is prompt lookup decoding (Saxena 2023; transformers' ``prompt_lookup_num_tokens``).
+
 Timing (all measured): rows run one after another, so a row's `seconds` runs from its own start
 (tokenization) to its last token and its TTFT from that start to its first chosen token (prompt eval +
 first step); the batch's `seconds` is the wall time of all its rows. Threads: the `threads` option, else
@@ -56,6 +65,7 @@ from maaza.errors import MaazaError
 from maaza.eval.backends.base import Backend, BackendBatch, ConstraintStats
 from maaza.eval.generate import BatchTiming, Generation
 from maaza.eval.json_parse import JsonObjectTracker
+from maaza.eval.loop_guard import LoopGuard, vocab_for_tokenizer
 
 INSTALL_HINT = (
     "llama-cpp-python is not installed (it is built from source): run "
@@ -63,6 +73,8 @@ INSTALL_HINT = (
 )
 MERGED_DIR = "merged"
 _MATCHER_CACHE_SIZE = 64
+DRAFT_ENV = "MAAZA_LLAMACPP_DRAFT"  # prompt-lookup draft length override (0 turns drafting off)
+DRAFT_TOKENS = 0  # off by default: measured slower on a 2-core CPU (benchmarks/results/edge_speed.md)
 
 
 def _llama_cpp() -> Any:
@@ -156,6 +168,52 @@ def resolve_gguf(model: str | None) -> tuple[Path, str | None]:
     return path, None
 
 
+def gguf_llama_shape(path: Path) -> tuple[int, int, int]:
+    """(attention heads, KV heads, layers) of a Llama GGUF, read from its header."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(path))
+
+    def value(key: str) -> int | None:
+        field = reader.get_field(key)
+        return int(field.contents()) if field is not None else None
+
+    arch = reader.get_field("general.architecture")
+    name = arch.contents() if arch is not None else "llama"
+    n_head, n_kv, n_layers = (value(f"{name}.attention.head_count"), value(f"{name}.attention.head_count_kv"),
+                              value(f"{name}.block_count"))
+    if n_head is None or n_layers is None:
+        raise MaazaError(f"{path}: no {name}.attention.head_count / {name}.block_count in the GGUF header")
+    return n_head, n_kv or n_head, n_layers
+
+
+def lora_gguf_for(adapter: str, base: Path) -> Path:
+    """A LoRA GGUF for `adapter`: the file itself, or a PEFT folder converted once into the cache."""
+    import hashlib
+
+    from maaza.export.gguf_lora import ADAPTER_WEIGHTS, export_gguf_lora
+    from maaza.paths import cache_dir
+
+    path = Path(adapter).expanduser()
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        return path
+    if not (path / "adapter_config.json").is_file():
+        raise MaazaError(
+            f"adapter '{adapter}' not found: the llamacpp backend takes a LoRA GGUF (maaza export --formats "
+            "gguf-lora) or a PEFT adapter folder (with adapter_config.json)"
+        )
+    n_head, n_kv, n_layers = gguf_llama_shape(base)
+    digest = hashlib.sha256()
+    for name in ("adapter_config.json", ADAPTER_WEIGHTS):
+        if (path / name).is_file():
+            digest.update((path / name).read_bytes())
+    digest.update(f"{n_head}/{n_kv}/{n_layers}".encode())
+    out = cache_dir() / "lora_gguf" / f"{path.resolve().name}-{digest.hexdigest()[:16]}.gguf"
+    if not out.is_file():
+        export_gguf_lora(path, out, n_head=n_head, n_head_kv=n_kv, n_layers=n_layers)
+    return out
+
+
 def gguf_metadata(path: Path) -> dict[str, Any]:
     """maaza.json beside the GGUF (as `maaza eval` reads it), else the one in `merged/` beside it."""
     from maaza.eval.runner import saved_model_metadata
@@ -205,6 +263,9 @@ class LlamaCppBackend(Backend):
         n_ctx: int = 4096,
         prefix_cache: bool = True,
         fast_mask: bool = True,
+        lora: Path | None = None,
+        lora_source: str | None = None,
+        draft_tokens: int | None = None,
     ) -> None:
         llama_cpp = _llama_cpp()
         self._lib = llama_cpp
@@ -227,6 +288,21 @@ class LlamaCppBackend(Backend):
         if not model:
             raise MaazaError(f"llama.cpp could not load {self.path} (not a GGUF it supports?)")
         self._model = model
+        self.lora_path = Path(lora) if lora else None
+        self.lora_source = lora_source or (str(lora) if lora else None)
+        self._lora: Any = None
+        if self.lora_path is not None:
+            adapter = llama_cpp.llama_adapter_lora_init(model, str(self.lora_path).encode("utf-8"))
+            if not adapter:
+                raise MaazaError(
+                    f"llama.cpp could not load the LoRA adapter {self.lora_path} on {self.path.name} "
+                    "(not a LoRA GGUF, or written for a model of another shape)"
+                )
+            self._lora = adapter  # freed with the model
+        if self.lora_source:
+            from maaza.eval.runner import saved_model_metadata
+
+            self.metadata = saved_model_metadata(str(self.path), self.lora_source) or self.metadata
         self._vocab = llama_cpp.llama_model_get_vocab(model)
         self.vocab_size = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
         self.n_ctx_train = int(llama_cpp.llama_model_n_ctx_train(model))
@@ -244,6 +320,11 @@ class LlamaCppBackend(Backend):
         self._one_batch = llama_cpp.llama_batch_get_one(self._one, 1)
         self._bitmask = np.zeros((self.vocab_size + 31) // 32, dtype=np.int32)
         self._llg_eos: list[int] = []
+        if draft_tokens is None:
+            draft_tokens = int(os.environ.get(DRAFT_ENV) or DRAFT_TOKENS)
+        self.draft_tokens = max(0, int(draft_tokens))
+        self._batch: Any = llama_cpp.llama_batch_init(self.draft_tokens + 1, 0, 1) if self.draft_tokens else None
+        self.draft_stats = {"drafted": 0, "accepted": 0, "verify_calls": 0}
 
     @classmethod
     def load(
@@ -256,16 +337,15 @@ class LlamaCppBackend(Backend):
         n_ctx: int = 4096,
         **options: Any,
     ) -> LlamaCppBackend:
-        """Load a GGUF (`dtype` is ignored: a GGUF's tensor types are fixed at export)."""
-        if adapter:
-            raise MaazaError(
-                "the llamacpp backend runs a GGUF and cannot apply a LoRA adapter; export the adapter merged "
-                f"into a GGUF first (maaza export --adapter {adapter} --out DIR --formats merged gguf-q4_1) "
-                "and pass --model DIR/<name>-q4_1.gguf, or use --backend hf"
-            )
+        """Load a GGUF (`dtype` is ignored: a GGUF's tensor types are fixed at export).
+
+        `adapter`: a LoRA GGUF (`maaza export --formats gguf-lora`) or a PEFT adapter folder (converted once
+        into the cache), applied by llama.cpp on top of the base GGUF at run time.
+        """
         _llama_cpp()  # a clear install hint before anything else
         path, bundled = resolve_gguf(model)
-        return cls(path, bundled=bundled, threads=threads, n_ctx=n_ctx, **options)
+        lora = lora_gguf_for(adapter, path) if adapter else None
+        return cls(path, bundled=bundled, threads=threads, n_ctx=n_ctx, lora=lora, lora_source=adapter, **options)
 
     # ------------------------------------------------------------------------------------- setup
 
@@ -286,6 +366,11 @@ class LlamaCppBackend(Backend):
         if not ctx:
             raise MaazaError(f"llama.cpp could not create a context of {n_ctx} tokens for {self.path}")
         self._ctx = ctx
+        if self._lora is not None:
+            adapters = (lib.llama_adapter_lora_p_ctypes * 1)(self._lora)
+            scales = (ctypes.c_float * 1)(1.0)
+            if lib.llama_set_adapters_lora(ctx, adapters, 1, scales) != 0:
+                raise MaazaError(f"llama.cpp could not apply the LoRA adapter {self.lora_path}")
         self._memory = lib.llama_get_memory(ctx)
         self.n_ctx = int(lib.llama_n_ctx(ctx))
         self._cached_tokens = []
@@ -405,6 +490,54 @@ class LlamaCppBackend(Backend):
             self._cached_tokens = []
             raise MaazaError(f"llama_decode failed (code {code}) on one token")
 
+    def _decode_all(self, tokens: list[int]) -> list[np.ndarray]:
+        """Feed `tokens` (after the cached ones) in one call; logits after each of them, as numpy views."""
+        lib, batch, start = self._lib, self._batch, len(self._cached_tokens)
+        batch.n_tokens = len(tokens)
+        for i, token in enumerate(tokens):
+            batch.token[i] = token
+            batch.pos[i] = start + i
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = 0
+            batch.logits[i] = 1
+        code = lib.llama_decode(self._ctx, batch)
+        if code != 0:
+            self._cached_tokens = []
+            raise MaazaError(f"llama_decode failed (code {code}) on a {len(tokens)}-token draft batch")
+        self._cached_tokens.extend(tokens)
+        return [
+            np.ctypeslib.as_array(lib.llama_get_logits_ith(self._ctx, i), shape=(self.vocab_size,))
+            for i in range(len(tokens))
+        ]
+
+    def _forget_after(self, keep: int) -> None:
+        """Drop KV entries (and cached tokens) from position `keep` on: the rejected draft tokens."""
+        if keep < len(self._cached_tokens):
+            if not self._lib.llama_memory_seq_rm(self._memory, 0, keep, -1):
+                self._cached_tokens = []
+                raise MaazaError("llama.cpp could not drop rejected draft tokens from the KV cache")
+            del self._cached_tokens[keep:]
+
+    @staticmethod
+    def lookup_draft(history: list[int], count: int, ngrams: tuple[int, ...] = (3, 2)) -> list[int]:
+        """Up to `count` tokens that followed the earliest earlier occurrence of the last n tokens of `history`."""
+        if count <= 0:
+            return []
+        tokens = np.asarray(history, dtype=np.int64)
+        for n in ngrams:
+            if len(tokens) <= n:
+                continue
+            tail = tokens[-n:]
+            starts = np.flatnonzero(tokens[: len(tokens) - n] == tail[0])
+            for offset in range(1, n):
+                if not starts.size:
+                    break
+                starts = starts[tokens[starts + offset] == tail[offset]]
+            if starts.size:
+                begin = int(starts[0]) + n
+                return tokens[begin : begin + count].tolist()
+        return []
+
     def _logits(self) -> np.ndarray:
         pointer = self._lib.llama_get_logits_ith(self._ctx, -1)
         return np.ctypeslib.as_array(pointer, shape=(self.vocab_size,))
@@ -469,14 +602,20 @@ class LlamaCppBackend(Backend):
         stats.compile_seconds += time.perf_counter() - started
         return matchers
 
-    def _constrained_choice(self, matcher: Any, logits: np.ndarray, row: int) -> int:
-        """The argmax over the tokens the grammar allows (consumed into `matcher` unless it is an EOS id)."""
+    def _constrained_choice(self, matcher: Any, logits: np.ndarray, row: int, guard: LoopGuard | None) -> int:
+        """The argmax over the tokens the grammar allows (consumed into `matcher` unless it is an EOS id).
+
+        A closing `guard` adds its bonus first (and skips the top-choice shortcut, which ignores it).
+        """
         from maaza.eval.constrained import ConstraintError
 
         eos = self.eos_token_ids
         if matcher.is_stopped():
             return eos[int(np.argmax(logits[eos]))]
-        if self.fast_mask:
+        closing = guard is not None and guard.closing
+        if closing:
+            logits = guard.steer(logits)
+        if self.fast_mask and not closing:
             token = int(logits.argmax())
             if token in self._eos_set:
                 if matcher.is_accepting():
@@ -510,6 +649,7 @@ class LlamaCppBackend(Backend):
         max_new_tokens: int = 512,
         stop_on_json_close: bool = True,
         lenient_datetime: bool = True,
+        loop_guard: bool = True,
     ) -> BackendBatch:
         if self._ctx is None:
             raise MaazaError("this llamacpp backend is closed")
@@ -520,7 +660,10 @@ class LlamaCppBackend(Backend):
         )
         started = time.perf_counter()  # after grammar compiles, as in hf (its processor is built first)
         generations = [
-            self._generate_row(row, prompt, matchers[row], max_new_tokens, stop_on_json_close, stats)
+            self._generate_row(
+                row, prompt, matchers[row], schemas[row] if schemas is not None else None, max_new_tokens,
+                stop_on_json_close, loop_guard, stats,
+            )
             for row, prompt in enumerate(prompts)
         ]
         return BackendBatch(generations, BatchTiming.of(generations, time.perf_counter() - started), stats)
@@ -530,8 +673,10 @@ class LlamaCppBackend(Backend):
         row: int,
         prompt: str,
         matcher: Any,
+        schema: dict[str, Any] | None,
         max_new_tokens: int,
         stop_on_json_close: bool,
+        loop_guard: bool,
         stats: ConstraintStats,
     ) -> Generation:
         started = time.perf_counter()
@@ -546,34 +691,68 @@ class LlamaCppBackend(Backend):
         self._prefill(ids)
         budget = min(max_new_tokens, self.n_ctx - len(ids))
         tracker = JsonObjectTracker() if stop_on_json_close else None
+        guard = None
+        if matcher is not None and loop_guard:
+            vocab = vocab_for_tokenizer(self.tokenizer, self.vocab_size, self.eos_token_ids)
+            guard = LoopGuard(vocab, budget, schema=schema)
         eos = self._eos_set
+        history = list(ids)  # prompt + output: where drafts are looked up
         new_ids: list[int] = []
-        first_at: float | None = None
-        reason = "length"
-        for step in range(budget):
-            logits = self._logits()
+
+        def choose(logits: np.ndarray) -> int:
             if matcher is None:
-                token = int(logits.argmax())
-            else:
-                mask_started = time.perf_counter()
-                token = self._constrained_choice(matcher, logits, row)
-                stats.mask_seconds += time.perf_counter() - mask_started
-                stats.mask_calls += 1
-            if first_at is None:
-                first_at = time.perf_counter()
+                return int(logits.argmax())
+            mask_started = time.perf_counter()
+            token = self._constrained_choice(matcher, logits, row, guard)
+            stats.mask_seconds += time.perf_counter() - mask_started
+            stats.mask_calls += 1
+            return token
+
+        def emit(token: int) -> str | None:
+            """Record a chosen token; the row's finish reason when it ends here."""
             if token in eos:
-                reason = "eos"  # the EOS token itself is not output
-                break
+                return "eos"  # the EOS token itself is not output
             new_ids.append(token)
+            history.append(token)
+            if guard is not None:
+                guard.feed(token)
             if tracker is not None and tracker.feed(self._piece(token)):
-                reason = "json_closed"
-                break
-            if step + 1 < budget:
+                return "json_closed"
+            return "length" if len(new_ids) >= budget else None
+
+        reason: str | None = "length"
+        first_at: float | None = None
+        if budget > 0:
+            token = choose(self._logits())
+            first_at = time.perf_counter()
+            reason = emit(token)
+        while reason is None:
+            # `token` is chosen and emitted but not yet in the KV cache.
+            draft = self.lookup_draft(history, min(self.draft_tokens, budget - len(new_ids)))
+            if not draft:
                 self._step(token)
                 self._cached_tokens.append(token)
+                token = choose(self._logits())
+                reason = emit(token)
+                continue
+            rows = self._decode_all([token, *draft])
+            kept = len(self._cached_tokens) - len(draft)  # KV entries to keep: up to `token`
+            self.draft_stats["drafted"] += len(draft)
+            self.draft_stats["verify_calls"] += 1
+            for j, logits in enumerate(rows):
+                token = choose(logits)
+                reason = emit(token)
+                if reason is None and j < len(draft) and token == draft[j]:
+                    kept += 1  # the draft token is right: its KV entry stays
+                    self.draft_stats["accepted"] += 1
+                    continue
+                break  # `token` is the next token (a correction, the bonus after a full draft, or the last)
+            self._forget_after(kept)
         ended = time.perf_counter()
         text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
         ttft = (first_at or ended) - started
+        if guard is not None:
+            reason = guard.finish_reason(reason)
         return Generation(text, len(ids), len(new_ids), ended - started, ttft, reason)
 
     # ---------------------------------------------------------------------------------- describe
@@ -609,11 +788,11 @@ class LlamaCppBackend(Backend):
             "source": "bundled" if spec else "local",
             "path": str(self.path),
             "params": int(self._lib.llama_model_n_params(self._model)),
-            "adapter": None,
+            "adapter": self.lora_source,
             "backend": "llamacpp",
-            "precision": self._precision(),
+            "precision": self._precision() + ("+lora-f16" if self.lora_path else ""),
             "file_size_bytes": size,
-            "adapter_size_bytes": None,
+            "adapter_size_bytes": self.lora_path.stat().st_size if self.lora_path else None,
             "source_gguf_bytes": size if spec else None,
         }
 
@@ -623,6 +802,9 @@ class LlamaCppBackend(Backend):
 
     def close(self) -> None:
         lib = self._lib
+        if getattr(self, "_batch", None) is not None:
+            lib.llama_batch_free(self._batch)
+            self._batch = None
         if self._ctx is not None:
             lib.llama_free(self._ctx)
             self._ctx = None

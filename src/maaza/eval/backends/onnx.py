@@ -141,6 +141,7 @@ class OnnxBackend(Backend):
         max_new_tokens: int,
         stop_on_json_close: bool,
         lenient_datetime: bool,
+        loop_guard: bool,
         stats: ConstraintStats,
     ) -> Generation:
         import numpy as np
@@ -174,7 +175,12 @@ class OnnxBackend(Backend):
                 from maaza.eval.constrained import SchemaLogitsProcessor
 
                 processor = SchemaLogitsProcessor(
-                    [schema], self.tokenizer, self.vocab_size, self.eos_ids, lenient_datetime=lenient_datetime
+                    [schema],
+                    self.tokenizer,
+                    self.vocab_size,
+                    self.eos_ids,
+                    lenient_datetime=lenient_datetime,
+                    loop_guard_budget=budget if loop_guard else None,
                 )
                 stats.compile_seconds += processor.compile_seconds
             generator = og.Generator(self.model, params)
@@ -211,6 +217,8 @@ class OnnxBackend(Backend):
             stats.mask_seconds += processor.mask_seconds
             stats.mask_calls += processor.calls
         text = self.tokenizer.decode(out, skip_special_tokens=True)
+        if processor is not None and processor.guards[0] is not None:
+            reason = processor.guards[0].finish_reason(reason)
         return Generation(
             text, len(ids), len(out), ended - started, (first_token_at or ended) - started, reason
         )
@@ -223,7 +231,9 @@ class OnnxBackend(Backend):
         max_new_tokens: int = 512,
         stop_on_json_close: bool = True,
         lenient_datetime: bool = True,
+        loop_guard: bool = True,
     ) -> BackendBatch:
+        """Row by row; `loop_guard` applies with `constraint="mask"` (built-in guidance has no such hook)."""
         self.check_schemas(prompts, schemas)
         stats = ConstraintStats()
         started = time.perf_counter()
@@ -234,6 +244,7 @@ class OnnxBackend(Backend):
                 max_new_tokens=max_new_tokens,
                 stop_on_json_close=stop_on_json_close,
                 lenient_datetime=lenient_datetime,
+                loop_guard=loop_guard,
                 stats=stats,
             )
             for row, prompt in enumerate(prompts)
