@@ -155,8 +155,13 @@ def test_eval_cli_on_a_gguf(sharp_model: tuple[Path, Path], edgejson_fixture: An
 
 def test_clear_errors(sharp_model: tuple[Path, Path], tmp_path: Path) -> None:
     _, path = sharp_model
-    with pytest.raises(MaazaError, match="cannot apply a LoRA adapter"):
-        load_backend("llamacpp", str(path), adapter=str(tmp_path))
+    with pytest.raises(MaazaError, match=r"takes a LoRA GGUF .* or a PEFT adapter folder"):
+        load_backend("llamacpp", str(path), adapter=str(tmp_path))  # a folder without adapter_config.json
+    (tmp_path / "other").mkdir()
+    not_lora = tmp_path / "other" / "not-lora.gguf"
+    shutil.copy(path, not_lora)  # a model GGUF, not an adapter
+    with pytest.raises(MaazaError, match="is not a LoRA adapter GGUF"):
+        load_backend("llamacpp", str(path), adapter=str(not_lora), threads=1)
     with pytest.raises(MaazaError, match="exactly one"):
         load_backend("llamacpp", str(tmp_path))
     with pytest.raises(MaazaError, match="not found"):

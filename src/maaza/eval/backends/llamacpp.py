@@ -196,6 +196,15 @@ def lora_gguf_for(adapter: str, base: Path) -> Path:
 
     path = Path(adapter).expanduser()
     if path.is_file() and path.suffix.lower() == ".gguf":
+        import gguf
+
+        reader = gguf.GGUFReader(str(path))
+        kinds = [reader.get_field(key) for key in ("general.type", "adapter.type")]
+        if [field.contents() if field is not None else None for field in kinds] != ["adapter", "lora"]:
+            raise MaazaError(
+                f"{path} is not a LoRA adapter GGUF (general.type/adapter.type are not adapter/lora); "
+                "write one with `maaza export --adapter A --formats gguf-lora`"
+            )
         return path
     if not (path / "adapter_config.json").is_file():
         raise MaazaError(
