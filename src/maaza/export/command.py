@@ -30,7 +30,9 @@ def add_parser(sub: Any) -> None:
         "export",
         help="export a model to deployable files (merged safetensors, GGUF f16/q8_0/q4_x, ONNX fp32/int8/int4)",
         description="Export a model (+ LoRA adapter) into --out: 'merged' (adapter merged into its base, a "
-        "plain transformers folder), GGUF files for llama.cpp (gguf-f16, gguf-q8_0, gguf-q4_0, gguf-q4_1) and "
+        "plain transformers folder), GGUF files for llama.cpp (gguf-f16, gguf-q8_0, gguf-q4_0, gguf-q4_1; "
+        "gguf-lora: the adapter alone as a LoRA GGUF, run on the base's own 4-bit GGUF with `maaza eval "
+        "--backend llamacpp --model BASE --adapter FILE`, which keeps the fine-tune that re-quantizing loses) and "
         "ONNX Runtime GenAI folders (onnx-fp32, onnx-int8, onnx-int4: MatMulNBits weights in blocks of 32; "
         "`maaza eval --backend onnx --model FOLDER` runs them). Every export is reloaded and compared with the "
         "source (transformers reads GGUF; ONNX runs in ORT GenAI); sizes and check "
