@@ -13,6 +13,11 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 
 
+def maaza_cli() -> str:
+    """The `maaza` command of the environment running this script."""
+    return str(Path(sys.executable).with_name("maaza"))
+
+
 def provenance_header(title: str, env: dict[str, Any] | None = None) -> str:
     """Markdown lines naming the machine, commit and exact command behind a table."""
     env = env or environment()

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ARTIFACTS_DIR, RESULTS_DIR, num, pct, provenance_header
+from common import ARTIFACTS_DIR, RESULTS_DIR, maaza_cli, num, pct, provenance_header
 from maaza.config import load_config
 from maaza.envinfo import environment
 from maaza.eval.runner import EvalConfig, EvalRun
@@ -51,10 +51,6 @@ BASELINE = {  # (a): the committed v3-only adapter and its constrained F16 eval 
 GENERATE_N = 400  # ~316 train rows after the 1536-token cut: one v3 epoch + these = the baseline's 53 steps
 GENERATE_SEED = 1
 TEACHER_SAMPLES = 12  # the local-server teacher's throughput sample (each rewrite is one 135M generation)
-
-
-def maaza_cli() -> str:
-    return str(Path(sys.executable).with_name("maaza"))
 
 
 def generate(n: int, out: Path, seed: int, extra: list[str]) -> dict[str, Any]:

@@ -14,11 +14,10 @@ import argparse
 import json
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from common import RESULTS_DIR, num, pct, provenance_header
+from common import RESULTS_DIR, maaza_cli, num, pct, provenance_header
 from maaza.io import atomic_write_json, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +36,7 @@ def main() -> int:
         run_dir = REPO / "runs" / "quickstart_bench"
         shutil.rmtree(run_dir, ignore_errors=True)
         started = time.perf_counter()
-        command = [str(Path(sys.executable).parent / "maaza"), "pipeline", str(CONFIG), "--out", str(run_dir)]
+        command = [maaza_cli(), "pipeline", str(CONFIG), "--out", str(run_dir)]
         subprocess.run(command, check=True)
         wall = time.perf_counter() - started
     pipeline = json.loads((run_dir / "pipeline.json").read_text())

@@ -343,10 +343,15 @@ class SchemaLogitsProcessor(LogitsProcessor):
         #: One LoopGuard per constrained row when built with `loop_guard_budget` (see maaza.eval.loop_guard).
         self.guards: list[LoopGuard | None] = [
             LoopGuard(self._guard_vocab, self._loop_guard_budget, schema=schema)
-            if self._guard_vocab is not None and self._loop_guard_budget is not None and m is not None
+            if self._guard_vocab is not None and m is not None
             else None
             for m, schema in zip(self._matchers, self._schemas, strict=True)
         ]
+
+    def finish_reason(self, row: int, reason: str) -> str:
+        """Row `row`'s finish reason, marked "closed_on_loop"/"closed_on_budget" when its guard closed it."""
+        guard = self.guards[row]
+        return guard.finish_reason(reason) if guard is not None else reason
 
     def _consume(self, input_ids: torch.Tensor) -> None:
         """Feed each unfinished row the tokens generated since the previous call."""

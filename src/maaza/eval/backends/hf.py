@@ -58,9 +58,8 @@ class HFBackend(Backend):
         stats = ConstraintStats()
         if processor is not None:
             stats = ConstraintStats(processor.compile_seconds, processor.mask_seconds, processor.calls)
-            for generation, guard in zip(generations, processor.guards, strict=True):
-                if guard is not None:
-                    generation.finish_reason = guard.finish_reason(generation.finish_reason)
+            for row, generation in enumerate(generations):
+                generation.finish_reason = processor.finish_reason(row, generation.finish_reason)
         return BackendBatch(generations, timing, stats)
 
     def describe(self) -> dict[str, Any]:

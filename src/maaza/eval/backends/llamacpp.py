@@ -7,7 +7,8 @@ a reused single-token batch and reads the last row of logits straight from llama
 view; greedy is ``argmax`` there (no sampler chain, no detokenizer in the loop). A row stops at an EOS id,
 when its top-level JSON closes (``JsonObjectTracker``, as in hf) or after ``max_new_tokens``.
 
-Prompt-lookup drafting (``draft_tokens``, default 8; 0 turns it off): an extraction copies spans of its
+Prompt-lookup drafting (``draft_tokens`` or $MAAZA_LLAMACPP_DRAFT; default 0, off: measured slower on a
+2-core CPU, see benchmarks/results/edge_speed.md): an extraction copies spans of its
 input, so after each chosen token the loop looks for the last 3 (else 2) tokens of prompt + output earlier
 in that text and, on a match, proposes the tokens that followed it there. The chosen token and the draft
 go through one ``llama_decode`` with logits at every position; each draft token is kept while it equals
@@ -223,12 +224,17 @@ def lora_gguf_for(adapter: str, base: Path) -> Path:
     return out
 
 
-def gguf_metadata(path: Path) -> dict[str, Any]:
-    """maaza.json beside the GGUF (as `maaza eval` reads it), else the one in `merged/` beside it."""
+def gguf_metadata(path: Path, adapter: str | None = None) -> dict[str, Any]:
+    """The adapter's maaza.json (as `maaza eval` reads it), else the one beside the GGUF, else the one in
+    `merged/` beside it."""
     from maaza.eval.runner import saved_model_metadata
     from maaza.models.loading import read_model_metadata
 
-    return saved_model_metadata(str(path), None) or read_model_metadata(path.parent / MERGED_DIR)
+    return (
+        (saved_model_metadata(str(path), adapter) if adapter else {})
+        or saved_model_metadata(str(path), None)
+        or read_model_metadata(path.parent / MERGED_DIR)
+    )
 
 
 def tokenizer_candidates(path: Path, bundled: str | None, metadata: dict[str, Any]) -> list[tuple[str, Path]]:
@@ -280,7 +286,7 @@ class LlamaCppBackend(Backend):
         self._lib = llama_cpp
         self.path = Path(gguf_path)
         self.bundled = bundled
-        self.metadata = gguf_metadata(self.path)
+        self.metadata = gguf_metadata(self.path, lora_source)
         self.threads = int(threads) if threads else default_threads()
         self.prefix_cache = prefix_cache
         self.fast_mask = fast_mask
@@ -308,10 +314,6 @@ class LlamaCppBackend(Backend):
                     "(not a LoRA GGUF, or written for a model of another shape)"
                 )
             self._lora = adapter  # freed with the model
-        if self.lora_source:
-            from maaza.eval.runner import saved_model_metadata
-
-            self.metadata = saved_model_metadata(str(self.path), self.lora_source) or self.metadata
         self._vocab = llama_cpp.llama_model_get_vocab(model)
         self.vocab_size = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
         self.n_ctx_train = int(llama_cpp.llama_model_n_ctx_train(model))
@@ -705,7 +707,6 @@ class LlamaCppBackend(Backend):
             vocab = vocab_for_tokenizer(self.tokenizer, self.vocab_size, self.eos_token_ids)
             guard = LoopGuard(vocab, budget, schema=schema)
         eos = self._eos_set
-        history = list(ids)  # prompt + output: where drafts are looked up
         new_ids: list[int] = []
 
         def choose(logits: np.ndarray) -> int:
@@ -722,7 +723,6 @@ class LlamaCppBackend(Backend):
             if token in eos:
                 return "eos"  # the EOS token itself is not output
             new_ids.append(token)
-            history.append(token)
             if guard is not None:
                 guard.feed(token)
             if tracker is not None and tracker.feed(self._piece(token)):
@@ -737,7 +737,8 @@ class LlamaCppBackend(Backend):
             reason = emit(token)
         while reason is None:
             # `token` is chosen and emitted but not yet in the KV cache.
-            draft = self.lookup_draft(history, min(self.draft_tokens, budget - len(new_ids)))
+            count = min(self.draft_tokens, budget - len(new_ids))
+            draft = self.lookup_draft(ids + new_ids, count) if count > 0 else []  # looked up in prompt + output
             if not draft:
                 self._step(token)
                 self._cached_tokens.append(token)

@@ -217,8 +217,8 @@ class OnnxBackend(Backend):
             stats.mask_seconds += processor.mask_seconds
             stats.mask_calls += processor.calls
         text = self.tokenizer.decode(out, skip_special_tokens=True)
-        if processor is not None and processor.guards[0] is not None:
-            reason = processor.guards[0].finish_reason(reason)
+        if processor is not None:
+            reason = processor.finish_reason(0, reason)
         return Generation(
             text, len(ids), len(out), ended - started, (first_token_at or ended) - started, reason
         )
