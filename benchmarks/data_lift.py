@@ -3,16 +3,20 @@
     python benchmarks/data_lift.py                          # generate, train (b, resumes), eval, teacher, report
     python benchmarks/data_lift.py --stages eval report     # re-evaluate the committed (b) adapter
 
-Design (equal compute): both runs use `configs/mlm_135m_json.yaml` and the same number of optimizer steps
-(53 x 16 rows, about an hour on this 2-core CPU). (a) is the committed benchmark adapter
-(`benchmarks/train_mlm_135m_json.py`: 1.5 epochs over v3 train). (b) spends the same steps on one epoch over
-v3 train plus as many template-generated rows (`maaza data generate`, seed 1, v3 test texts excluded) as fill
-the remaining half epoch. Both are evaluated the same way: the merged model as F16 GGUF on llama.cpp,
-schema-constrained, 2048-token budget, all 158 v3 test rows. The generation throughput of the template
-teacher and of a local-server teacher (llama-cpp-python's OpenAI-compatible server running the bundled
-SmolLM2 Q4_1 GGUF) is measured on this CPU too.
+    python benchmarks/data_lift.py --run more_data          # only the (c) run
 
-Writes benchmarks/results/data_lift.json|md and the (b) adapter (fp16) to benchmarks/artifacts/mlm_135m_json_mixed/.
+Design: every run uses `configs/mlm_135m_json.yaml`. (a) is the committed benchmark adapter
+(`benchmarks/train_mlm_135m_json.py`: 1.5 epochs over v3 train, 53 steps of 16 rows). The generated rows come
+from `maaza data generate` (template teacher, seed 1, v3 test texts excluded).
+- (b) `equal_steps`: the same 53 steps spent on one epoch over v3 train plus as many generated rows as fill
+  the remaining half epoch (equal compute: does a generated row replace a v3 repeat?).
+- (c) `more_data`: the unchanged recipe (1.5 epochs) over v3 train plus about one hour of this CPU's training
+  on generated rows on top (the issue's "as many samples as this CPU trains in about an hour").
+All are evaluated the same way: the merged model as F16 GGUF on llama.cpp, schema-constrained, 2048-token
+budget, all 158 v3 test rows. The generation throughput of the template teacher and of a local-server teacher
+(llama-cpp-python's OpenAI-compatible server running the bundled SmolLM2 Q4_1 GGUF) is measured on this CPU too.
+
+Writes benchmarks/results/data_lift.json|md and each run's adapter (fp16) to benchmarks/artifacts/.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +45,52 @@ from train_mlm_135m_json import export_adapter_fp16
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "runs" / "data_lift"
-GENERATED = WORK / "generated"
-MIXED_RUN = WORK / "mixed"
-MIXED_ARTIFACT = ARTIFACTS_DIR / "mlm_135m_json_mixed"
 BASELINE = {  # (a): the committed v3-only adapter and its constrained F16 eval (benchmarks/train_mlm_135m_json.py)
     "adapter": ARTIFACTS_DIR / "mlm_135m_json",
     "training_summary": RESULTS_DIR / "train_mlm_135m_json_training_summary.json",
     "eval": RESULTS_DIR / "train_mlm_135m_json_llamacpp-f16_constrained.json",
 }
-GENERATE_N = 400  # ~316 train rows after the 1536-token cut: one v3 epoch + these = the baseline's 53 steps
 GENERATE_SEED = 1
+
+
+@dataclass(frozen=True)
+class MixedRun:
+    """One (v3 train + generated) training run: how many rows to generate, epochs, where its outputs go."""
+
+    label: str
+    generate_n: int
+    epochs: float
+    generated: Path
+    run_dir: Path
+    artifact: Path
+    result_name: str  # benchmarks/results/data_lift_{result_name}_{constrained,training_summary}.json
+    design: str
+
+
+MIXED_RUNS = {
+    "equal_steps": MixedRun(
+        label="(b) v3 train + generated, equal steps",
+        generate_n=400,  # ~300 train rows after the 1536-token cut: one v3 epoch + these = (a)'s 53 steps
+        epochs=1.0,
+        generated=WORK / "generated",
+        run_dir=WORK / "mixed",
+        artifact=ARTIFACTS_DIR / "mlm_135m_json_mixed",
+        result_name="mixed",
+        design="same 53 steps as (a): each v3 train row and each generated row once",
+    ),
+    "more_data": MixedRun(
+        label="(c) v3 train + 1 h of generated",
+        # ~970 train rows after the val split and the 1536-token cut; 1.5 epochs over them at ~158 useful
+        # tokens/s is about an hour of this CPU on top of (a)'s 1.5 epochs over v3 train
+        generate_n=1300,
+        epochs=1.5,
+        generated=WORK / "generated_1300",
+        run_dir=WORK / "more_data",
+        artifact=ARTIFACTS_DIR / "mlm_135m_json_more_data",
+        result_name="more_data",
+        design="(a)'s recipe unchanged (1.5 epochs) over v3 train + generated rows",
+    ),
+}
 TEACHER_SAMPLES = 12  # the local-server teacher's throughput sample (each rewrite is one 135M generation)
 
 
@@ -78,13 +119,13 @@ def generate(n: int, out: Path, seed: int, extra: list[str]) -> dict[str, Any]:
     return json.loads((out / "stats.json").read_text())
 
 
-def mixed_config(config_path: str, overrides: list[str]) -> TrainConfig:
-    """The benchmark recipe with v3 train + generated train and one epoch over both (= the baseline's steps)."""
+def mixed_config(run: MixedRun, config_path: str, overrides: list[str]) -> TrainConfig:
+    """The benchmark recipe over v3 train + the run's generated train split, for the run's epochs."""
     config = load_config(TrainConfig, config_path, overrides)
-    config.output_dir = str(MIXED_RUN)
-    config.name = "mlm-135m-json-mixed"
-    config.data.train = [*config.data.train, str(GENERATED / "train.jsonl")]
-    config.train.epochs = 1.0
+    config.output_dir = str(run.run_dir)
+    config.name = f"mlm-135m-json-{run.result_name.replace('_', '-')}"
+    config.data.train = [*config.data.train, str(run.generated / "train.jsonl")]
+    config.train.epochs = run.epochs
     return config
 
 
@@ -208,24 +249,24 @@ def report(results: dict[str, Any]) -> str:
             f"{num(o['field_f1'])} | {pct(o['schema_compliance'])} | {pct(o['schema_valid'])} | "
             f"{' | '.join(cells)} |"
         )
-    if "lift" in results:
-        lift = results["lift"]
-        parts = ", ".join(
-            f"{c} {lift['by_complexity'][c]:+.1f}"
-            for c in ("simple", "medium", "complex")
-            if c in lift["by_complexity"]
+    lines.append("")
+    for label, run in runs.items():
+        if "lift_over_a" not in run:
+            continue
+        lift = run["lift_over_a"]
+        parts = ", ".join(f"{c} {v:+.1f}" for c, v in lift["by_complexity"].items())
+        lines.append(
+            f"- Lift of {label.split(' ')[0]} over (a), JSONExact points: overall {lift['json_exact']:+.1f} "
+            f"({parts}); Field F1 {lift['field_f1']:+.3f}."
         )
-        lines += [
-            "",
-            f"Lift of (b) over (a), JSONExact points: overall {lift['json_exact']:+.1f} ({parts}); "
-            f"Field F1 {lift['field_f1']:+.3f}.",
-        ]
+    lines.append("")
+    for label, run in runs.items():
+        lines.append(f"- {label.split(' ')[0]}: {run['design']}.")
     lines += [
         "",
         "Cells by complexity: JSONExact / Field F1. Eval: merged model as F16 GGUF on llama.cpp, "
-        "schema-constrained, 2048-token budget. Equal compute: both runs take the same optimizer steps "
-        "(batch 16); (b) sees each v3 train row once and each generated row once, (a) sees v3 train 1.5 "
-        "times.",
+        "schema-constrained, 2048-token budget (no loop guard, as (a) was evaluated). Batch 16 rows per step; "
+        "rows longer than 1536 tokens are dropped (counted in the training summaries).",
         "",
         "## Generation throughput (this CPU)",
         "",
@@ -237,14 +278,38 @@ def report(results: dict[str, Any]) -> str:
             f"| {row['teacher']} | {row['written']} | {row['seconds']} | {row['samples_per_s']} | "
             f"{row['rejects']['total']} |"
         )
-    gen = results.get("generated_dataset")
-    if gen:
+    for name, gen in results.get("generated_datasets", {}).items():
         lines += [
             "",
-            f"Generated set: {gen['written']} rows (train {gen['splits']['train']}), by complexity "
-            f"{gen['by_complexity']}, by style {gen['by_style']}; command `{gen['command']}`.",
+            f"Generated set of {MIXED_RUNS[name].label.split(' ')[0]}: {gen['written']} rows (train "
+            f"{gen['splits']['train']}), by complexity {gen['by_complexity']}, by style {gen['by_style']}; "
+            f"command `{gen['command']}`.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def lift_over(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """JSONExact points and Field F1 of eval b minus eval a, overall and by complexity."""
+    return {
+        "json_exact": round(100 * (b["overall"]["json_exact"] - a["overall"]["json_exact"]), 1),
+        "field_f1": round(b["overall"]["field_f1"] - a["overall"]["field_f1"], 3),
+        "by_complexity": {
+            c: round(100 * (b["by_complexity"][c]["json_exact"] - a["by_complexity"][c]["json_exact"]), 1)
+            for c in a["by_complexity"]
+            if c in b["by_complexity"]
+        },
+    }
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    """The results so far; results written before runs had names hold one generated set (equal_steps)."""
+    results: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    results.setdefault("generation", {})
+    results.setdefault("generated_datasets", {})
+    if "generated_dataset" in results:
+        results["generated_datasets"].setdefault("equal_steps", results.pop("generated_dataset"))
+    results.pop("lift", None)
+    return results
 
 
 def main() -> int:
@@ -255,6 +320,14 @@ def main() -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     stages = ["generate", "train", "eval", "teacher", "report"]
     parser.add_argument("--stages", nargs="+", default=stages, choices=stages)
+    parser.add_argument(
+        "--run",
+        dest="runs",
+        nargs="+",
+        default=list(MIXED_RUNS),
+        choices=list(MIXED_RUNS),
+        help="which (v3 + generated) runs the generate/train/eval stages work on",
+    )
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N test rows")
     parser.add_argument("--teacher-samples", type=int, default=TEACHER_SAMPLES)
     args = parser.parse_args()
@@ -262,61 +335,55 @@ def main() -> int:
         print("EdgeJSON v3 not found: set MAAZA_DATA_DIR", file=sys.stderr)
         return 2
     out_path = RESULTS_DIR / "data_lift.json"
-    results: dict[str, Any] = json.loads(out_path.read_text()) if out_path.exists() else {"generation": {}}
+    results = load_results(out_path)
     results["environment"] = environment()
 
     def save() -> None:
         atomic_write_json(out_path, results)
 
-    if "generate" in args.stages:
-        stats = generate(GENERATE_N, GENERATED, GENERATE_SEED, [])
-        results["generated_dataset"] = {
-            k: stats[k] for k in ("written", "splits", "by_complexity", "by_style")
-        }
-        results["generated_dataset"]["command"] = (
-            stats["generator"]["command"]
-            if "generator" in stats
-            else (f"maaza data generate --n {GENERATE_N} --seed {GENERATE_SEED}")
-        )
-        results["generation"]["template"] = {
-            "teacher": "template (offline)",
-            "written": stats["written"],
-            "seconds": stats["timing"]["seconds"],
-            "samples_per_s": stats["timing"]["samples_per_s"],
-            "rejects": stats["rejects"],
-        }
-        save()
-    if "train" in args.stages:
-        config = mixed_config(args.config, args.overrides)
-        summary = Recipe(config).run(resume=latest_checkpoint(MIXED_RUN / "checkpoints") is not None)
-        export_adapter_fp16(MIXED_RUN / "adapter", MIXED_ARTIFACT)
-        atomic_write_json(RESULTS_DIR / "data_lift_mixed_training_summary.json", summary)
-    runs: dict[str, Any] = {}
-    baseline_summary = json.loads(BASELINE["training_summary"].read_text())
-    runs["(a) v3 train"] = {
-        "training": training_facts(baseline_summary),
+    for name in args.runs:
+        run = MIXED_RUNS[name]
+        if "generate" in args.stages:
+            stats = generate(run.generate_n, run.generated, GENERATE_SEED, [])
+            dataset = {k: stats[k] for k in ("written", "splits", "by_complexity", "by_style")}
+            dataset["command"] = stats["generator"]["command"]
+            results["generated_datasets"][name] = dataset
+            results["generation"]["template"] = {
+                "teacher": "template (offline)",
+                "written": stats["written"],
+                "seconds": stats["timing"]["seconds"],
+                "samples_per_s": stats["timing"]["samples_per_s"],
+                "rejects": stats["rejects"],
+            }
+            save()
+        if "train" in args.stages:
+            config = mixed_config(run, args.config, args.overrides)
+            summary = Recipe(config).run(resume=latest_checkpoint(run.run_dir / "checkpoints") is not None)
+            export_adapter_fp16(run.run_dir / "adapter", run.artifact)
+            atomic_write_json(RESULTS_DIR / f"data_lift_{run.result_name}_training_summary.json", summary)
+        if "eval" in args.stages:
+            evaluate(run.artifact, run.result_name, WORK / f"exports_{run.result_name}", args.limit)
+
+    baseline = {
+        "training": training_facts(json.loads(BASELINE["training_summary"].read_text())),
         "eval": summarize(json.loads(BASELINE["eval"].read_text())),
+        "design": "1.5 epochs over v3 train",
     }
-    mixed_summary_path = RESULTS_DIR / "data_lift_mixed_training_summary.json"
-    if mixed_summary_path.exists():
-        runs["(b) v3 train + generated"] = {
-            "training": training_facts(json.loads(mixed_summary_path.read_text()))
+    runs: dict[str, Any] = {"(a) v3 train": baseline}
+    for name, run in MIXED_RUNS.items():
+        summary_path = RESULTS_DIR / f"data_lift_{run.result_name}_training_summary.json"
+        eval_path = RESULTS_DIR / f"data_lift_{run.result_name}_constrained.json"
+        if not summary_path.exists():
+            continue
+        entry: dict[str, Any] = {
+            "run": name,
+            "design": run.design,
+            "training": training_facts(json.loads(summary_path.read_text())),
         }
-    if "eval" in args.stages:
-        evaluate(MIXED_ARTIFACT, "mixed", WORK / "exports", args.limit)
-    mixed_eval = RESULTS_DIR / "data_lift_mixed_constrained.json"
-    if mixed_eval.exists() and "(b) v3 train + generated" in runs:
-        runs["(b) v3 train + generated"]["eval"] = summarize(json.loads(mixed_eval.read_text()))
-        a, b = runs["(a) v3 train"]["eval"], runs["(b) v3 train + generated"]["eval"]
-        results["lift"] = {
-            "json_exact": round(100 * (b["overall"]["json_exact"] - a["overall"]["json_exact"]), 1),
-            "field_f1": round(b["overall"]["field_f1"] - a["overall"]["field_f1"], 3),
-            "by_complexity": {
-                c: round(100 * (b["by_complexity"][c]["json_exact"] - a["by_complexity"][c]["json_exact"]), 1)
-                for c in a["by_complexity"]
-                if c in b["by_complexity"]
-            },
-        }
+        if eval_path.exists():
+            entry["eval"] = summarize(json.loads(eval_path.read_text()))
+            entry["lift_over_a"] = lift_over(baseline["eval"], entry["eval"])
+        runs[run.label] = entry
     results["runs"] = runs
     save()
     if "teacher" in args.stages:
