@@ -34,6 +34,13 @@ REUSED = {
 }
 F16_CONSTRAINED = RESULTS_DIR / "train_mlm_135m_json_llamacpp-f16_constrained.json"
 GUARD_SUFFIX = " + loop guard"  # the same export evaluated with maaza.eval.loop_guard on (rows without: off)
+GROUNDED_SUFFIX = " + loop guard + grounded"  # ... and values copied from the row's text (maaza.eval.grounded)
+VARIANTS = {"": (False, False), GUARD_SUFFIX: (True, False), GROUNDED_SUFFIX: (True, True)}  # (guard, grounded)
+
+
+def variant_of(label: str) -> str:
+    """The decoding variant suffix a row label ends with ("" for plain constrained decoding)."""
+    return next((suffix for suffix in (GROUNDED_SUFFIX, GUARD_SUFFIX) if label.endswith(suffix)), "")
 
 
 def export_targets() -> list[tuple[str, str, str, str | None]]:
@@ -86,8 +93,8 @@ def main() -> int:
             rows[label] = json.loads(path.read_text())
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     for target_label, backend, model, adapter in export_targets():
-        for guard in (False, True):
-            label = target_label + (GUARD_SUFFIX if guard else "")
+        for suffix, (guard, grounded) in VARIANTS.items():
+            label = target_label + suffix
             slug = label.replace(" + ", "_").replace(" ", "_")
             out = F16_CONSTRAINED if label == "llamacpp f16" else OUT_DIR / f"{slug}.json"
             if label == "llamacpp f16" and args.limit is not None:
@@ -98,7 +105,8 @@ def main() -> int:
                 continue
             config = EvalConfig(data=str(data), schemas=str(schemas), model=model, adapter=adapter, backend=backend,
                                 batch_size=1,
-                                constrained=True, limit=args.limit, max_new_tokens=MAX_NEW_TOKENS, loop_guard=guard)
+                                constrained=True, limit=args.limit, max_new_tokens=MAX_NEW_TOKENS, loop_guard=guard,
+                                grounded=grounded)
             try:
                 rows[label] = EvalRun(config, out).run()
             except Exception as exc:
@@ -113,7 +121,7 @@ def main() -> int:
     # "vs f16": JSONExact minus llama.cpp F16's (same loop-guard setting) on the same rows (all, or a --limit slice).
     summary = {}
     for label, results in rows.items():
-        f16 = rows.get("llamacpp f16" + (GUARD_SUFFIX if label.endswith(GUARD_SUFFIX) else ""))
+        f16 = rows.get("llamacpp f16" + variant_of(label))
         reasons = results["timing"].get("finish_reasons") or {}
         closed = sum(count for reason, count in reasons.items() if reason.startswith("closed_on_"))
         o = results["metrics"]["overall"]
@@ -127,11 +135,12 @@ def main() -> int:
         summary[label] = {"json_exact": o["json_exact"], "field_f1": o["field_f1"], "schema_valid": o["schema_valid"],
                           "size_bytes": size, "delta_vs_f16": delta, "overhead": over, "rows": o["n"],
                           "loop_guard": bool(results["config"].get("loop_guard")), "closed_by_guard": closed,
+                          "grounded": bool(results["config"].get("grounded")),
                           "finish_reasons": reasons}
         lines.append(
             f"| {label} | {'-' if not size else f'{size / 1e6:.1f}'} | {o['n']} | {pct(o['json_exact'])} | "
             f"{'-' if delta is None else f'{100 * delta:+.1f}'} | {num(o['field_f1'])} | {pct(o['schema_valid'])} | "
-            f"{pct(o['parse_rate'])} | {pct(complex_exact)} | {closed if label.endswith(GUARD_SUFFIX) else '-'} | "
+            f"{pct(o['parse_rate'])} | {pct(complex_exact)} | {closed if variant_of(label) else '-'} | "
             f"{mask if mask is not None else '-'} | "
             f"{'-' if over is None else f'{100 * over:.1f}%'} |"
         )
@@ -142,7 +151,9 @@ def main() -> int:
         "the same run (llguidance, computed on the CPU between steps). Rows marked `+ loop guard` decode with "
         "maaza.eval.loop_guard on (a row that repeats itself or nears the 2048-token budget is steered to close "
         "its JSON inside the grammar); 'closed by guard' counts those rows. The other rows were measured "
-        "without it.",
+        "without it. Rows marked `+ grounded` also copy every free string and number from the row's text "
+        "(maaza.eval.grounded: spans on word boundaries; a value the text lacks leaves its optional key out); "
+        "'vs f16' compares each row with llama.cpp F16 under the same decoding variant.",
     ]
     atomic_write_json(RESULTS_DIR / "constrained_quality.json", {"environment": env, "summary": summary})
     text = "\n".join(lines) + "\n"

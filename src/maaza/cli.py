@@ -67,6 +67,12 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with --constrained: let a looping row run to the budget instead of steering it to close its JSON",
     )
+    p.add_argument(
+        "--grounded",
+        action="store_true",
+        help="with --constrained: free strings and numbers must be copied from the row's text "
+        "(substrings on word boundaries; see maaza.eval.grounded)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", required=True, help="results JSON path (resumes if it exists)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -103,6 +109,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         threads=args.threads,
         backend=args.backend,
         loop_guard=not args.no_loop_guard,
+        grounded=args.grounded,
     )
     results = EvalRun(config, args.out).run(progress=not args.no_progress)
     model = results["model"]

@@ -118,6 +118,7 @@ class Extractor:
     constrained: bool = True
     max_new_tokens: int = 512
     lenient_datetime: bool = True
+    grounded: bool = False  # constrained values copied from the text (maaza.eval.grounded)
     _grammar_errors: dict[str, str | None] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -132,15 +133,20 @@ class Extractor:
         lenient_datetime: bool = True,
         prompt_format: str | None = None,
         dtype: str = "float32",
+        grounded: bool = False,
     ) -> Extractor:
         """Load a model (bundled name, folder or hub id; default: the adapter's base, else smollm2-135m).
 
         `prompt_format` overrides the one saved in `maaza.json` (default `schema-chat`, or `schema` when
-        the tokenizer has no chat template).
+        the tokenizer has no chat template). `grounded` (constrained only) makes every free string and
+        number a copy of a span of the text (`maaza.eval.grounded`): for pure extraction, not for fields
+        whose value must be inferred or normalised.
         """
         from maaza.tasks.edgejson import PROMPT_FORMATS
 
         check_backend(backend)
+        if grounded and not constrained:
+            raise MaazaError("grounded decoding is a constraint: it needs constrained=True")
         if max_new_tokens <= 0:
             raise MaazaError("max_new_tokens must be a positive number")
         if prompt_format is not None and prompt_format not in PROMPT_FORMATS:
@@ -153,7 +159,7 @@ class Extractor:
         if not chosen:
             has_template = bool(getattr(runtime.tokenizer, "chat_template", None))
             chosen = DEFAULT_PROMPT_FORMAT if has_template else "schema"
-        return cls(runtime, backend, str(chosen), constrained, max_new_tokens, lenient_datetime)
+        return cls(runtime, backend, str(chosen), constrained, max_new_tokens, lenient_datetime, grounded)
 
     # -------------------------------------------------------------------------------------- public
 
@@ -193,6 +199,7 @@ class Extractor:
             "backend": self.backend,
             "prompt_format": self.prompt_format,
             "constrained": self.constrained,
+            "grounded": self.grounded,
             "max_new_tokens": self.max_new_tokens,
         }
 
@@ -228,14 +235,16 @@ class Extractor:
 
     def _generate(self, chunk: list[_Item]) -> list[dict[str, Any] | ExtractionError]:
         from maaza.eval.constrained import ConstraintError
+        from maaza.eval.grounded import with_grounding
         from maaza.tasks.edgejson import build_prompt
 
         fmt, tokenizer = self.prompt_format, self.runtime.tokenizer
         prompts = [build_prompt(item.text, item.schema, fmt, tokenizer) for item in chunk]
+        constraints = [with_grounding(item.schema, item.text) if self.grounded else item.schema for item in chunk]
         try:
             batch = self.runtime.generate(
                 prompts,
-                [item.schema for item in chunk] if self.constrained else None,
+                constraints if self.constrained else None,
                 max_new_tokens=self.max_new_tokens,
                 lenient_datetime=self.lenient_datetime,
             )
@@ -310,6 +319,8 @@ def add_extract_parser(sub: Any) -> None:
                    help="free decoding (the answer is still parsed and schema-checked)")
     p.add_argument("--strict-datetime", action="store_true",
                    help="`date-time` needs an RFC 3339 offset (default accepts ISO-8601 without one)")
+    p.add_argument("--grounded", action="store_true",
+                   help="every free string and number must be copied from the text (spans on word boundaries)")
     p.add_argument("--no-progress", action="store_true", help="hide the batch progress bar")
     p.set_defaults(handler=run_extract)
 
@@ -352,7 +363,7 @@ def _load_extractor(args: argparse.Namespace) -> Extractor:
     return Extractor.load(
         args.model, args.adapter, args.backend, constrained=not args.unconstrained,
         max_new_tokens=args.max_new_tokens, lenient_datetime=not args.strict_datetime,
-        prompt_format=args.prompt_format, dtype=args.dtype,
+        prompt_format=args.prompt_format, dtype=args.dtype, grounded=args.grounded,
     )
 
 

@@ -180,3 +180,19 @@ def test_missing_package_is_a_clear_error(onnx_dir: Path, hide_module: Any) -> N
     hide_module("onnxruntime_genai")
     with pytest.raises(MaazaError, match="onnxruntime-genai"):
         load_backend("onnx", str(onnx_dir))
+
+
+@pytest.mark.parametrize("mode", ["guidance", "mask"])
+def test_grounded_output_equals_hf(backends: tuple[Any, Any], onnx_dir: Path, mode: str) -> None:
+    """A grounded schema (a Lark grammar, `lark_grammar` guidance in ORT GenAI) decodes like hf."""
+    from maaza.eval.grounded import with_grounding
+
+    hf, _ = backends
+    onnx = load_backend("onnx", str(onnx_dir), constraint=mode)
+    prompts = _prompts(onnx.tokenizer)
+    schemas = [with_grounding(SCHEMA, text) for text in TEXTS]
+    got = onnx.generate(prompts, schemas, max_new_tokens=200)
+    expected = hf.generate(prompts, schemas, max_new_tokens=200)
+    assert [g.text for g in got.generations] == [g.text for g in expected.generations]
+    for gen in got.generations:
+        jsonschema.validate(json.loads(gen.text), SCHEMA)

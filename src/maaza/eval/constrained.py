@@ -142,16 +142,32 @@ def compile_grammar(
 
     By default the grammar admits only compact JSON (``,`` and ``:`` separators, no free whitespace) because
     the training targets are minified; ``whitespace_flexible=True`` allows JSON whitespace between tokens.
-    Object keys come out in the schema's ``properties`` order (an llguidance rule). Raises
+    Object keys come out in the schema's ``properties`` order (an llguidance rule). A schema carrying
+    input text under ``maaza.eval.grounded.GROUNDING_KEY`` compiles to a grounded grammar (its free strings
+    and numbers copied from that text; compact JSON only, see ``maaza.eval.grounded``). Raises
     :class:`ConstraintError` with a one-line message when llguidance rejects the schema.
     """
     if not isinstance(schema, dict):
         raise ConstraintError(f"JSON schema must be a dict, got {type(schema).__name__}")
+    from maaza.eval.grounded import grounded_lark, without_grounding
+
+    try:
+        schema, grounding = without_grounding(schema)
+    except ValueError as e:
+        raise ConstraintError(str(e)) from None
     prepared = prepare_schema(schema, lenient_datetime=lenient_datetime)
     try:
-        grammar = LLMatcher.grammar_from_json_schema(
-            prepared, overrides={"whitespace_flexible": whitespace_flexible}
+        lark = (
+            grounded_lark(prepared, grounding, lenient_datetime=lenient_datetime)
+            if grounding is not None
+            else None
         )
+        if lark is not None:
+            grammar = json.dumps({"grammars": [{"lark_grammar": lark}]})  # the JSON form, like json_schema's
+        else:
+            grammar = LLMatcher.grammar_from_json_schema(
+                prepared, overrides={"whitespace_flexible": whitespace_flexible}
+            )
     except (ValueError, TypeError) as e:
         raise ConstraintError(f"invalid JSON schema: {_first_line(str(e))}") from e
     is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar)

@@ -13,6 +13,7 @@ from maaza.envinfo import environment, peak_rss_mb
 from maaza.errors import MaazaError
 from maaza.eval.backends import ConstraintStats, load_backend
 from maaza.eval.generate import BatchTiming
+from maaza.eval.grounded import with_grounding
 from maaza.eval.metrics import aggregate, score_example
 from maaza.io import atomic_write_json, read_json
 from maaza.tasks.edgejson import EdgeJSONRow, build_prompt, load_rows, load_schemas
@@ -32,9 +33,10 @@ IDENTITY_KEYS = (
     "stop_on_json_close",
     "backend",
     "loop_guard",
+    "grounded",
 )
 # Keys added after results files were first written, with the value older files implicitly used.
-IDENTITY_DEFAULTS = {"backend": "hf", "loop_guard": False}
+IDENTITY_DEFAULTS = {"backend": "hf", "loop_guard": False, "grounded": False}
 
 
 @dataclass
@@ -54,7 +56,10 @@ class EvalConfig:
     stop_on_json_close: bool = True
     threads: int | None = None
     backend: str = "hf"  # hf | llamacpp | onnx (see maaza.eval.backends)
-    loop_guard: bool = True  # constrained rows that loop or near the budget are steered to close (loop_guard.py)
+    loop_guard: bool = (
+        True  # constrained rows that loop or near the budget are steered to close (loop_guard.py)
+    )
+    grounded: bool = False  # constrained values copied from the row's text (maaza.eval.grounded)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -133,6 +138,8 @@ class EvalRun:
     """One evaluation writing to one results file; re-running with the same file resumes."""
 
     def __init__(self, config: EvalConfig, out_path: str | Path):
+        if config.grounded and not config.constrained:
+            raise MaazaError("grounded decoding is a constraint: use it with --constrained")
         self.config = config
         self.out_path = Path(out_path)
         self.schemas = load_schemas(config.schemas)
@@ -155,7 +162,13 @@ class EvalRun:
             "stop_on_json_close": cfg.stop_on_json_close,
             "backend": cfg.backend,
             "loop_guard": cfg.loop_guard and cfg.constrained,  # it only acts on constrained rows
+            "grounded": cfg.grounded,
         }
+
+    def _constraint(self, row: EdgeJSONRow) -> dict[str, Any]:
+        """The schema a row's decoding follows: its own, grounded in its text with `grounded`."""
+        schema = self.schemas[row.schema_id]
+        return with_grounding(schema, row.prompt) if self.config.grounded else schema
 
     def _load_previous(self, identity: dict[str, Any]) -> dict[str, Any] | None:
         if not self.out_path.exists():
@@ -215,7 +228,7 @@ class EvalRun:
                 chunk = pending[start : start + cfg.batch_size]
                 batch = backend.generate(
                     [prompts[row.id] for row in chunk],
-                    [self.schemas[row.schema_id] for row in chunk] if cfg.constrained else None,
+                    [self._constraint(row) for row in chunk] if cfg.constrained else None,
                     max_new_tokens=cfg.max_new_tokens,
                     stop_on_json_close=cfg.stop_on_json_close,
                     lenient_datetime=cfg.lenient_datetime,

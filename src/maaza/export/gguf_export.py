@@ -248,11 +248,16 @@ def _add_tokenizer(writer: Any, folder: Path, vocab_size: int, tokenizer_pre: st
 # ----------------------------------------------------------------------------------------- export
 
 
-def _choose_type(gguf_name: str, data: np.ndarray, qtype: str) -> str:
+def _choose_type(gguf_name: str, data: np.ndarray, qtype: str, embedding_type: str | None = None) -> str:
+    """Norms and biases F32; the token embedding / output head `embedding_type` (default: Q8_0 beside a
+    4-bit type, else `qtype`); every other matrix `qtype`."""
     if data.ndim <= 1:
         return "f32"
-    if qtype in ("q4_0", "q4_1") and gguf_name.startswith(("token_embd.", "output.")):
-        return "q8_0"
+    if gguf_name.startswith(("token_embd.", "output.")):
+        if embedding_type:
+            return embedding_type
+        if qtype in ("q4_0", "q4_1"):
+            return "q8_0"
     return qtype
 
 
@@ -286,12 +291,17 @@ def export_gguf(
     *,
     tokenizer_pre: str | None = None,
     name: str | None = None,
+    embedding_type: str | None = None,
 ) -> GGUFExport:
-    """Write `model_dir` (Llama, safetensors, byte-level BPE tokenizer) to `out_path` atomically."""
+    """Write `model_dir` (Llama, safetensors, byte-level BPE tokenizer) to `out_path` atomically.
+
+    `embedding_type` overrides the token embedding's (and tied output head's) type, e.g. `q4_0` for a fully
+    4-bit file: the head is read every decode step, so its bytes are a fifth of a 135M model's step."""
     import gguf
 
-    if qtype not in GGUF_TYPES:
-        raise MaazaError(f"unknown GGUF type '{qtype}'; choose one of {', '.join(GGUF_TYPES)}")
+    for label, value in (("GGUF type", qtype), ("embedding type", embedding_type)):
+        if value is not None and value not in GGUF_TYPES:
+            raise MaazaError(f"unknown {label} '{value}'; choose one of {', '.join(GGUF_TYPES)}")
     started = time.perf_counter()
     folder = Path(model_dir)
     config = _read_config(folder)
@@ -339,7 +349,7 @@ def export_gguf(
                 data = permute_qk(data, n_head, n_head)
             elif hf_name.endswith(("k_proj.weight", "k_proj.bias")):
                 data = permute_qk(data, n_head, n_kv)
-            kind = _choose_type(gguf_name, data, qtype)
+            kind = _choose_type(gguf_name, data, qtype, embedding_type)
             if kind not in ("f32", "f16") and data.shape[-1] % 32:
                 fallbacks.append(gguf_name)
                 kind = "f16"

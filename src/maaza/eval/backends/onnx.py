@@ -126,12 +126,15 @@ class OnnxBackend(Backend):
 
     # ------------------------------------------------------------------------------------ decoding
 
-    def _guidance_schema(self, schema: dict[str, Any], lenient_datetime: bool) -> str:
-        """The JSON Schema (with x-guidance options) inside the grammar the transformers backend compiles."""
+    def _guidance(self, schema: dict[str, Any], lenient_datetime: bool) -> tuple[str, str]:
+        """(guidance type, text) for ORT GenAI: the JSON Schema (with x-guidance options) inside the grammar
+        the transformers backend compiles, or the Lark grammar of a grounded schema (`maaza.eval.grounded`)."""
         from maaza.eval.constrained import compile_grammar
 
-        grammar = json.loads(compile_grammar(schema, lenient_datetime=lenient_datetime))
-        return json.dumps(grammar["grammars"][0]["json_schema"])
+        grammar = json.loads(compile_grammar(schema, lenient_datetime=lenient_datetime))["grammars"][0]
+        if "lark_grammar" in grammar:
+            return "lark_grammar", grammar["lark_grammar"]
+        return "json_schema", json.dumps(grammar["json_schema"])
 
     def _generate_one(
         self,
@@ -161,9 +164,9 @@ class OnnxBackend(Backend):
             from maaza.eval.constrained import ConstraintError
 
             compile_started = time.perf_counter()
-            guidance = self._guidance_schema(schema, lenient_datetime)
+            kind, guidance = self._guidance(schema, lenient_datetime)
             try:
-                params.set_guidance("json_schema", guidance)
+                params.set_guidance(kind, guidance)
                 generator = og.Generator(self.model, params)
             except RuntimeError as exc:
                 raise ConstraintError(
