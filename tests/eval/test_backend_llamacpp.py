@@ -140,6 +140,23 @@ def test_constrained_output_is_schema_valid_and_equals_hf(
         slow.close()
 
 
+def test_grounded_output_equals_hf(backends: Any, edgejson_fixture: Any) -> None:
+    """A grounded schema (a Lark grammar) constrains llama.cpp exactly as it does transformers."""
+    from maaza.eval.grounded import with_grounding
+
+    hf, llama = backends
+    order = edgejson_fixture.schema_data["order"]
+    prompts = [_chat(hf.tokenizer, text, order) for text in PROMPTS]
+    schemas = [with_grounding(order, text) for text in PROMPTS]
+    batch = llama.generate(prompts, schemas, max_new_tokens=160)
+    want = [hf.generate([p], [s], max_new_tokens=160).generations[0].text for p, s in zip(prompts, schemas, strict=True)]
+    assert [g.text for g in batch.generations] == want
+    for gen, text in zip(batch.generations, PROMPTS, strict=True):
+        value = json.loads(gen.text)
+        jsonschema.Draft7Validator(order).validate(value)
+        assert value["order_id"] in text and value["customer"]["name"] in text
+
+
 def test_eval_cli_on_a_gguf(sharp_model: tuple[Path, Path], edgejson_fixture: Any, tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     argv = ["eval", "--backend", "llamacpp", "--model", str(sharp_model[1]), "--data", str(edgejson_fixture.rows),

@@ -145,3 +145,17 @@ def test_export_errors(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.gguf*"))  # nothing half-written
     with pytest.raises(MaazaError, match="needs --adapter"):
         run_export(["--model", str(tiny_model_dir), "--out", str(tmp_path / "o"), "--formats", "merged"])
+
+
+def test_embedding_type_override(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """`embedding_type` sets the token embedding (= tied output head) alone; the default keeps it Q8_0."""
+    import gguf
+
+    info = export_gguf(tiny_model_dir, tmp_path / "pure.gguf", "q4_0", embedding_type="q4_0")
+    kinds = {t.name: t.tensor_type for t in gguf.GGUFReader(info.path).tensors}
+    assert kinds["token_embd.weight"] == kinds["blk.0.attn_q.weight"] == gguf.GGMLQuantizationType.Q4_0
+    assert info.tensor_types == {"F32": 5, "Q4_0": 15}
+    f16_head = export_gguf(tiny_model_dir, tmp_path / "f16head.gguf", "q8_0", embedding_type="f16")
+    assert f16_head.tensor_types == {"F32": 5, "F16": 1, "Q8_0": 14}
+    with pytest.raises(MaazaError, match="unknown embedding type 'q3_k'"):
+        export_gguf(tiny_model_dir, tmp_path / "x.gguf", "q4_0", embedding_type="q3_k")
