@@ -15,7 +15,7 @@ cannot stop that. This module compiles (schema, text) into an llguidance Lark gr
 - a value the text cannot supply (a date field, no date in the text) leaves its optional property out;
   a required one falls back to the plain schema for that value;
 - objects keep the schema's `properties` order with optional members skippable (like llguidance's own
-  JSON compiler) and take no undeclared keys; arrays honour `minItems`/`maxItems`;
+  JSON compiler) and take no undeclared keys; arrays honour `minItems`/`maxItems` (not `uniqueItems`);
 - booleans, null, enums and consts are literal choices; formats without a regex here (uri, hostname,
   ipv4/6, time, duration) and any node this compiler does not model (`anyOf`, `oneOf`, `allOf`, `not`,
   type-less nodes) are delegated to llguidance's own JSON compiler inline (`%json {...}`), so only
@@ -61,7 +61,6 @@ _FORMAT_REGEX = {
 _CHUNK = re.compile(r"\\u[0-9a-fA-F]{4}|\\.|\w+|.", re.S)
 _NUMBER_IN_TEXT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _JSON_NUMBER = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?"
-_JSON_INTEGER = r"-?(0|[1-9][0-9]*)"
 _MODELLED = {
     "type",
     "properties",
