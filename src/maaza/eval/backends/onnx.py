@@ -132,7 +132,7 @@ class OnnxBackend(Backend):
         from maaza.eval.constrained import compile_grammar
 
         grammar = json.loads(compile_grammar(schema, lenient_datetime=lenient_datetime))["grammars"][0]
-        if "lark_grammar" in grammar:
+        if grammar.get("lark_grammar"):  # a JSON-Schema grammar holds "lark_grammar": null
             return "lark_grammar", grammar["lark_grammar"]
         return "json_schema", json.dumps(grammar["json_schema"])
 
