@@ -19,17 +19,10 @@ from common import RESULTS_DIR, provenance_header
 from maaza.envinfo import environment
 from maaza.eval.constrained import TokenizerInfo, compile_grammar
 from maaza.eval.grounded import with_grounding
+from maaza.eval.metrics import flatten_leaves
 from maaza.io import atomic_write_json, atomic_write_text
 from maaza.models.registry import DEFAULT_MODEL, resolve_model
 from maaza.tasks.edgejson import default_paths, load_rows, load_schemas
-
-
-def leaves(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        return [leaf for item in value.values() for leaf in leaves(item)]
-    if isinstance(value, list):
-        return [leaf for item in value for leaf in leaves(item)]
-    return [value]
 
 
 def main() -> int:
@@ -49,7 +42,7 @@ def main() -> int:
     compile_seconds = 0.0
     for row in rows:
         escaped_text = json.dumps(row.prompt, ensure_ascii=False)[1:-1]
-        for leaf in leaves(row.expected_output):
+        for leaf in flatten_leaves(row.expected_output).values():
             if isinstance(leaf, str):
                 strings += 1
                 strings_in_text += json.dumps(leaf, ensure_ascii=False)[1:-1] in escaped_text

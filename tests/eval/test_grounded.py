@@ -23,6 +23,7 @@ from maaza.eval.grounded import (
     with_grounding,
     without_grounding,
 )
+from maaza.eval.metrics import flatten_leaves
 from maaza.eval.runner import EvalConfig, EvalRun
 
 REVIEW_SCHEMA: dict[str, Any] = {
@@ -132,14 +133,6 @@ def test_no_dead_end_on_random_walks(info: TokenizerInfo) -> None:
                 assert matcher.consume_token(int(rng.choice(allowed)))
 
 
-def leaves(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        return [leaf for item in value.values() for leaf in leaves(item)]
-    if isinstance(value, list):
-        return [leaf for item in value for leaf in leaves(item)]
-    return [value]
-
-
 def test_tiny_model_output_is_copied_from_the_text(tiny_model_dir: Path) -> None:
     """A random model decodes grounded JSON: schema-valid, every string and number taken from the text."""
     from maaza.eval.backends import load_backend
@@ -154,7 +147,7 @@ def test_tiny_model_output_is_copied_from_the_text(tiny_model_dir: Path) -> None
     for text, gen in zip(texts, batch.generations, strict=True):
         value = json.loads(gen.text)
         jsonschema.validate(value, ORDER_SCHEMA)
-        for leaf in leaves(value):
+        for leaf in flatten_leaves(value).values():
             if isinstance(leaf, str) and leaf not in ("pending", "shipped"):
                 assert leaf in text, (leaf, gen.text)
             elif isinstance(leaf, int):

@@ -30,6 +30,7 @@ from transformers import LogitsProcessor
 from maaza.eval.loop_guard import LoopGuard, vocab_for_tokenizer
 
 __all__ = [
+    "DATE_PATTERN",
     "LENIENT_DATETIME_PATTERN",
     "LLG_FORMATS",
     "ConstraintError",
@@ -48,10 +49,10 @@ class ConstraintError(ValueError):
 # ISO-8601 date-time, timezone optional. Fractional seconds are capped at 9 digits (nanoseconds) so a
 # constrained model cannot emit an unbounded run of digits. ``[0-9]`` rather than ``\d``: Rust's ``\d``
 # (used by llguidance) is Unicode-aware. Anchored so Python's ``re.search`` (jsonschema) agrees.
-_DATE = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+DATE_PATTERN = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"  # unanchored
 _TIME = r"([01][0-9]|2[0-3]):[0-5][0-9](:([0-5][0-9]|60)(\.[0-9]{1,9})?)?"
 _TZ = r"(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])?"
-LENIENT_DATETIME_PATTERN = f"^{_DATE}T{_TIME}{_TZ}$"
+LENIENT_DATETIME_PATTERN = f"^{DATE_PATTERN}T{_TIME}{_TZ}$"
 
 # String formats llguidance 1.9 compiles (checked one by one); any other format is a compile error there.
 LLG_FORMATS = frozenset(

@@ -35,7 +35,7 @@ import json
 import re
 from typing import Any
 
-from maaza.eval.constrained import LENIENT_DATETIME_PATTERN
+from maaza.eval.constrained import DATE_PATTERN, LENIENT_DATETIME_PATTERN
 
 __all__ = [
     "GROUNDING_KEY",
@@ -50,11 +50,10 @@ GROUNDING_KEY = "x-maaza-grounding"
 
 # One JSON string character as JSON writes it: an escape or any char but `"`, `\` and controls.
 _JSON_CHAR = r'(\\(["\\/bfnrt]|u[0-9a-fA-F]{4})|[^"\\\x00-\x1F])'
-_DATE = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 _TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,9})?"
 _FORMAT_REGEX = {
-    "date": _DATE,
-    "date-time": f"{_DATE}T{_TIME}(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])",  # RFC 3339 (lenient: a pattern)
+    "date": DATE_PATTERN,
+    "date-time": f"{DATE_PATTERN}T{_TIME}(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])",  # RFC 3339 (lenient: a pattern)
     "email": r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
     "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
 }
