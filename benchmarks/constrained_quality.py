@@ -37,6 +37,10 @@ F16_CONSTRAINED = RESULTS_DIR / "train_mlm_135m_json_llamacpp-f16_constrained.js
 GUARD_SUFFIX = " + loop guard"  # the same export evaluated with maaza.eval.loop_guard on (rows without: off)
 GROUNDED_SUFFIX = " + loop guard + grounded"  # ... and values copied from the row's text (maaza.eval.grounded)
 VARIANTS = {"": (False, False), GUARD_SUFFIX: (True, False), GROUNDED_SUFFIX: (True, True)}  # (guard, grounded)
+# The data-lift run (c) (benchmarks/data_lift.py --run more_data: v3 train + generated rows), its F16 GGUF:
+# the best-trained adapter, evaluated with the loop-guard variants beside the v3-only adapter's rows.
+MORE_DATA_LABEL = "llamacpp f16, v3+generated adapter"
+MORE_DATA_EXPORTS = REPO / "runs" / "data_lift" / "exports_more_data"
 
 
 def variant_of(label: str) -> str:
@@ -56,6 +60,10 @@ def export_targets() -> list[tuple[str, str, str, str | None]]:
             targets.append((f"llamacpp {fmt.removeprefix('gguf-')}", "llamacpp", path, None))
         elif fmt.startswith("onnx-"):
             targets.append((f"onnx {fmt.removeprefix('onnx-')}", "onnx", path, None))
+    more_data = MORE_DATA_EXPORTS / "sizes.json"
+    if more_data.is_file():
+        gguf = json.loads(more_data.read_text())["formats"]["gguf-f16"]["path"]
+        targets.append((MORE_DATA_LABEL, "llamacpp", str(MORE_DATA_EXPORTS / gguf), None))
     return targets
 
 
@@ -98,7 +106,9 @@ def main() -> int:
     for target_label, backend, model, adapter in export_targets():
         for suffix, (guard, grounded) in VARIANTS.items():
             label = target_label + suffix
-            slug = label.replace(" + ", "_").replace(" ", "_")
+            if target_label == MORE_DATA_LABEL and not guard:
+                continue  # its guard-off eval is data_lift.py's (data_lift_more_data_constrained.json)
+            slug = label.replace(" + ", "_").replace(", ", "_").replace(" ", "_").replace("+", "_")
             out = F16_CONSTRAINED if label == "llamacpp f16" else OUT_DIR / f"{slug}.json"
             if label == "llamacpp f16" and args.limit is not None:
                 out = OUT_DIR / "llamacpp_f16.json"
