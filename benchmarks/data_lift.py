@@ -65,6 +65,9 @@ class MixedRun:
     artifact: Path
     result_name: str  # benchmarks/results/data_lift_{result_name}_{constrained,training_summary}.json
     design: str
+    seed: int = GENERATE_SEED  # of `maaza data generate`
+    init_adapter: Path | None = None  # model.init_adapter: continue from a trained adapter
+    overrides: tuple[str, ...] = ()  # recipe --set overrides of this run
 
 
 MIXED_RUNS = {
@@ -89,6 +92,22 @@ MIXED_RUNS = {
         artifact=ARTIFACTS_DIR / "mlm_135m_json_more_data",
         result_name="more_data",
         design="(a)'s recipe unchanged (1.5 epochs) over v3 train + generated rows",
+    ),
+    "warm_start": MixedRun(
+        label="(d) (c) + 1 epoch on v3 + new generated",
+        # (c)'s adapter trained one more epoch over v3 train + a fresh generated set (seed 2: rows (c) never
+        # saw), at the published lr with a short warm-up: another hour of this CPU
+        generate_n=1300,
+        epochs=1.0,
+        generated=WORK / "generated_1300_seed2",
+        run_dir=WORK / "warm_start",
+        artifact=ARTIFACTS_DIR / "mlm_135m_json_warm_start",
+        result_name="warm_start",
+        design="starts from (c)'s adapter (model.init_adapter); one more epoch over v3 train + 1300 new "
+        "generated rows (seed 2) at lr 2e-4, 5% warm-up",
+        seed=2,
+        init_adapter=ARTIFACTS_DIR / "mlm_135m_json_more_data",
+        overrides=("train.lr=2e-4", "train.warmup_ratio=0.05"),
     ),
 }
 TEACHER_SAMPLES = 12  # the local-server teacher's throughput sample (each rewrite is one 135M generation)
@@ -121,11 +140,13 @@ def generate(n: int, out: Path, seed: int, extra: list[str]) -> dict[str, Any]:
 
 def mixed_config(run: MixedRun, config_path: str, overrides: list[str]) -> TrainConfig:
     """The benchmark recipe over v3 train + the run's generated train split, for the run's epochs."""
-    config = load_config(TrainConfig, config_path, overrides)
+    config = load_config(TrainConfig, config_path, [*run.overrides, *overrides])
     config.output_dir = str(run.run_dir)
     config.name = f"mlm-135m-json-{run.result_name.replace('_', '-')}"
     config.data.train = [*config.data.train, str(run.generated / "train.jsonl")]
     config.train.epochs = run.epochs
+    if run.init_adapter is not None:
+        config.model.init_adapter = str(run.init_adapter)
     return config
 
 
@@ -344,7 +365,7 @@ def main() -> int:
     for name in args.runs:
         run = MIXED_RUNS[name]
         if "generate" in args.stages:
-            stats = generate(run.generate_n, run.generated, GENERATE_SEED, [])
+            stats = generate(run.generate_n, run.generated, run.seed, [])
             dataset = {k: stats[k] for k in ("written", "splits", "by_complexity", "by_style")}
             dataset["command"] = stats["generator"]["command"]
             results["generated_datasets"][name] = dataset

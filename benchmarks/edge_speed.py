@@ -28,7 +28,9 @@ from maaza.io import atomic_write_json, atomic_write_text
 REPO = Path(__file__).resolve().parents[1]
 ADAPTER = ARTIFACTS_DIR / "mlm_135m_json"
 EXPORTS = REPO / "runs" / "edge_exports"
-GGUF_FORMATS = ["gguf-f16", "gguf-q8_0", "gguf-q4_1", "gguf-q4_0", "gguf-lora"]
+GGUF_FORMATS = ["gguf-f16", "gguf-q8_0", "gguf-q4_1", "gguf-q4_0", "gguf-q4_0-pure", "gguf-lora"]
+# GGUFs also measured under libgomp's default wait policy: the A/B of maaza's OMP_WAIT_POLICY=ACTIVE
+OPENMP_AB_FORMATS = ["gguf-q4_0", "gguf-q4_0-pure"]
 ONNX_FORMATS = ["onnx-int4", "onnx-int8"]
 GOAL_TOKENS_PER_S = 200
 
@@ -68,6 +70,9 @@ def main() -> int:
     # llama.cpp twice: plain greedy steps, and with prompt-lookup drafting (same tokens, fewer model calls)
     targets = [v for t in targets for v in ([replace(t, draft=0), replace(t, draft=8)] if t.backend == "llamacpp"
                                             else [t])]
+    # and the fastest files once more with OpenMP's default wait policy (maaza sets ACTIVE for llama.cpp)
+    ab = {str(EXPORTS / sizes["formats"][f]["path"]) for f in OPENMP_AB_FORMATS if f in sizes["formats"]}
+    targets += [replace(t, openmp="default") for t in targets if t.model in ab and t.draft == 0]
     if importlib.util.find_spec("llama_cpp") is None:
         print("llama-cpp-python is not installed: GGUF targets will be reported as failed")
     results = run_targets(targets, prompts=args.prompts, max_new_tokens=args.max_new_tokens,
@@ -91,7 +96,11 @@ def main() -> int:
         f"Best: **{best['label']}** at **{best['decode_tokens_per_s']} decode tok/s** "
         f"(goal >= {GOAL_TOKENS_PER_S}; the published card: 18.5 tok/s, estimated). Decode tok/s excludes the "
         "first token (prefill); TTFT is measured on extraction prompts of about 200 tokens. Each target runs "
-        "in its own process, one after the other; sizes are the files a user ships.",
+        "in its own process, one after the other; sizes are the files a user ships. llama.cpp runs with "
+        "OMP_WAIT_POLICY=ACTIVE (maaza's default for it: its threads spin at each of the graph's OpenMP "
+        "barriers instead of sleeping); rows marked `omp=default` are the same file under libgomp's default "
+        "policy, for comparison. `q4_0-pure` is Q4_0 throughout, the token embedding / tied output head "
+        "included (`maaza export --formats gguf-q4_0-pure`); plain q4_0 keeps that head Q8_0.",
     ]
     text = "\n".join(lines) + "\n"
     atomic_write_text(RESULTS_DIR / "edge_speed.md", text)

@@ -230,6 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
+    if getattr(args, "backend", None) == "llamacpp":  # before any import loads an OpenMP runtime
+        from maaza.eval.backends.openmp import prefer_active_wait
+
+        prefer_active_wait()
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

@@ -345,3 +345,20 @@ def test_prompt_lookup_drafting_keeps_the_greedy_output(
             drafting.close()
     assert stats["tiny"]["accepted"] > 40
     assert stats["sharp"]["drafted"] > stats["sharp"]["accepted"] > 0
+
+
+def test_speed_worker_runs_llama_cpp_with_active_openmp_wait(
+    sharp_model: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`maaza bench speed` workers: OMP_WAIT_POLICY=ACTIVE for llama.cpp unless asked for the default."""
+    from maaza.eval.backends.openmp import POLICY_ENV
+    from maaza.eval.speed import Target, run_targets
+
+    monkeypatch.delenv(POLICY_ENV, raising=False)
+    path = str(sharp_model[1])
+    chosen, default = run_targets([Target("llamacpp", path, draft=0), Target("llamacpp", path, draft=0,
+                                                                            openmp="default")],
+                                  prompts=1, max_new_tokens=8, threads=2)
+    assert chosen["openmp_wait_policy"] == "ACTIVE" and chosen["threads"] == 2
+    assert default["openmp_wait_policy"].startswith("default") and default["label"].endswith(" omp=default")
+    assert chosen["new_tokens_total"] == default["new_tokens_total"] > 0

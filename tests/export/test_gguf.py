@@ -20,7 +20,7 @@ def exported(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     """`maaza export` of the tiny model to F16 and Q4_0, with round-trip checks (run once per module)."""
     out = tmp_path_factory.mktemp("export")
     code = run_export(["--model", str(tiny_model_dir), "--out", str(out), "--name", "tiny",
-                       "--formats", "gguf-f16", "gguf-q4_0"])
+                       "--formats", "gguf-f16", "gguf-q4_0", "gguf-q4_0-pure"])
     return out, json.loads((out / "sizes.json").read_text()), code
 
 
@@ -145,6 +145,20 @@ def test_export_errors(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.gguf*"))  # nothing half-written
     with pytest.raises(MaazaError, match="needs --adapter"):
         run_export(["--model", str(tiny_model_dir), "--out", str(tmp_path / "o"), "--formats", "merged"])
+
+
+def test_pure_q4_0_format_quantizes_the_head_too(exported: tuple[Path, dict[str, Any], int]) -> None:
+    """`gguf-q4_0-pure`: the embedding / tied head is Q4_0 like every matrix; plain q4_0 keeps it Q8_0."""
+    import gguf
+
+    out, sizes, _ = exported
+    pure, q4 = sizes["formats"]["gguf-q4_0-pure"], sizes["formats"]["gguf-q4_0"]
+    assert pure["path"] == "tiny-q4_0-pure.gguf" and pure["bytes"] == (out / pure["path"]).stat().st_size
+    assert pure["bytes"] < q4["bytes"]
+    assert pure["tensor_types"] == {"F32": 5, "Q4_0": 15} and q4["tensor_types"] == {"F32": 5, "Q8_0": 1, "Q4_0": 14}
+    kinds = {t.name: t.tensor_type for t in gguf.GGUFReader(out / pure["path"]).tensors}
+    assert kinds["token_embd.weight"] == gguf.GGMLQuantizationType.Q4_0
+    assert pure["check"]["tokenizer_ids_equal"] and 0.0 <= pure["check"]["top1_agreement"] <= 1.0
 
 
 def test_embedding_type_override(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ from maaza.train import checkpoint as ckpt
 from maaza.train.config import TrainConfig
 from maaza.train.data import collate, epoch_order, micro_batches, prepare_data, step_groups
 from maaza.train.logs import read_curve
-from maaza.train.recipe import Recipe, completion_loss_sum, recipe_hash
+from maaza.train.recipe import Recipe, build_model, completion_loss_sum, recipe_hash
 
 VOCAB = 49152
 LORA_R8_PARAMS = 16384  # r=8 on q,k,v,o,gate,up,down of 2 layers (hidden 64, kv 32, mlp 128)
@@ -439,6 +439,31 @@ def test_full_fine_tuning_changes_the_base_weights(
     assert len(changed) == len(before)  # every tensor (norms included) received an update
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000003"]
     assert [step for step, _ in losses(out)] == [1, 2, 3]
+
+
+def test_init_adapter_starts_from_the_trained_lora_and_checks_its_shape(baseline: Run, tmp_path: Path) -> None:
+    trained = adapter_weights(baseline.out)
+    config = moved(baseline.config, tmp_path / "warm")
+    warm = dataclasses.replace(config, model=dataclasses.replace(config.model, init_adapter=str(baseline.out / "adapter")))
+    model, _, _ = build_model(warm, torch.device("cpu"))
+    state = {name: tensor for name, tensor in model.state_dict().items() if "lora_" in name}
+    assert len(state) == len(trained) > 0
+    for name, tensor in trained.items():  # saved names lack peft's adapter name ("default")
+        assert torch.equal(state[name.replace(".weight", ".default.weight")], tensor), name
+    fresh, _, _ = build_model(config, torch.device("cpu"))
+    b_weights = [t for n, t in fresh.state_dict().items() if "lora_B" in n]
+    assert all(not t.any() for t in b_weights)  # without init_adapter: a fresh LoRA (B = 0)
+
+    other_rank = dataclasses.replace(warm.model.lora, r=4)
+    wrong = dataclasses.replace(warm, model=dataclasses.replace(warm.model, lora=other_rank))
+    with pytest.raises(MaazaError, match=r"has r=8, but model.lora.r is 4"):
+        build_model(wrong, torch.device("cpu"))
+    missing = dataclasses.replace(warm, model=dataclasses.replace(warm.model, init_adapter=str(tmp_path)))
+    with pytest.raises(MaazaError, match=r"model.init_adapter: .*no adapter_config.json"):
+        build_model(missing, torch.device("cpu"))
+    full = dataclasses.replace(warm, model=dataclasses.replace(warm.model, method="full"))
+    with pytest.raises(MaazaError, match=r"needs model.method 'lora'"):
+        build_model(full, torch.device("cpu"))
 
 
 # --- several processes ----------------------------------------------------------------------------------

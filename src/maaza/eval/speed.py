@@ -34,13 +34,17 @@ class Target:
     adapter: str | None = None
     dtype: str = "float32"
     draft: int | None = None  # llamacpp: prompt-lookup draft tokens (None: the backend's default, 0: off)
+    # llamacpp: OMP_WAIT_POLICY of the worker. None: maaza's choice (ACTIVE unless set; backends/openmp.py);
+    # "default": unset, libgomp's own default (the A/B of that choice); else the value, e.g. "PASSIVE".
+    openmp: str | None = None
 
     @property
     def label(self) -> str:
         shown = Path(self.model).name if self.model else "smollm2-135m"
         extra = f"+{Path(self.adapter).name}" if self.adapter else ""
         draft = f" draft={self.draft}" if self.draft is not None else ""
-        return f"{self.backend}:{shown}{extra}" + (f" ({self.dtype})" if self.backend == "hf" else "") + draft
+        omp = f" omp={self.openmp}" if self.openmp is not None else ""
+        return f"{self.backend}:{shown}{extra}" + (f" ({self.dtype})" if self.backend == "hf" else "") + draft + omp
 
 
 def parse_target(text: str) -> Target:
@@ -163,6 +167,8 @@ def measure(target: Target, *, prompts: int, prompt_tokens: int, max_new_tokens:
         "end_to_end_tokens_per_s": round(sum(r["new_tokens"] for r in rows) / sum(r["seconds"] for r in rows), 2),
         "ttft_ms_mean": round(1000 * sum(r["ttft_seconds"] for r in rows) / len(rows), 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "threads": described.get("threads") or threads,
+        "openmp_wait_policy": described.get("openmp_wait_policy"),
         "per_row": rows,
     }
 
@@ -288,6 +294,15 @@ def _worker(argv: list[str]) -> int:
     parser.add_argument("--constrained", action="store_true")
     args = parser.parse_args(argv)
     target = Target(**json.loads(args.worker))
+    if target.backend == "llamacpp":  # the OpenMP wait policy, before `measure` imports torch (and OpenMP)
+        from maaza.eval.backends.openmp import POLICY_ENV, prefer_active_wait
+
+        if target.openmp == "default":
+            os.environ.pop(POLICY_ENV, None)
+        elif target.openmp:
+            os.environ[POLICY_ENV] = target.openmp
+        else:
+            prefer_active_wait()
     try:
         result = measure(target, prompts=args.prompts, prompt_tokens=args.prompt_tokens,
                          max_new_tokens=args.max_new_tokens, threads=args.threads, constrained=args.constrained)

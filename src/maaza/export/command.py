@@ -19,7 +19,12 @@ from typing import Any
 from maaza.errors import MaazaError
 
 ONNX_FORMATS = ("onnx-fp32", "onnx-int8", "onnx-int4")
-FORMATS = ("merged", "gguf-f16", "gguf-q8_0", "gguf-q4_0", "gguf-q4_1", "gguf-lora", *ONNX_FORMATS)
+# `-pure`: every matrix at the one type, the token embedding / tied output head too (as llama-quantize
+# --pure); plain 4-bit formats keep that head Q8_0. The head is read at every decode step, so a pure Q4_0
+# file is ~15% smaller and decodes faster, at some quality cost (benchmarks/edge_speed.md, constrained_quality.md).
+PURE_SUFFIX = "-pure"
+FORMATS = ("merged", "gguf-f16", "gguf-q8_0", "gguf-q4_0", "gguf-q4_0-pure", "gguf-q4_1", "gguf-lora",
+           *ONNX_FORMATS)
 DEFAULT_GGUF_FORMATS = ("gguf-f16", "gguf-q8_0", "gguf-q4_1")
 SIZES_FILE = "sizes.json"
 
@@ -30,7 +35,8 @@ def add_parser(sub: Any) -> None:
         "export",
         help="export a model to deployable files (merged safetensors, GGUF f16/q8_0/q4_x, ONNX fp32/int8/int4)",
         description="Export a model (+ LoRA adapter) into --out: 'merged' (adapter merged into its base, a "
-        "plain transformers folder), GGUF files for llama.cpp (gguf-f16, gguf-q8_0, gguf-q4_0, gguf-q4_1; "
+        "plain transformers folder), GGUF files for llama.cpp (gguf-f16, gguf-q8_0, gguf-q4_0, gguf-q4_1 with "
+        "a Q8_0 token embedding/output head; gguf-q4_0-pure: that head Q4_0 too, the fastest file; "
         "gguf-lora: the adapter alone as a LoRA GGUF, run on the base's own 4-bit GGUF with `maaza eval "
         "--backend llamacpp --model BASE --adapter FILE`, which keeps the fine-tune that re-quantizing loses) and "
         "ONNX Runtime GenAI folders (onnx-fp32, onnx-int8, onnx-int4: MatMulNBits weights in blocks of 32; "
@@ -218,9 +224,11 @@ def export_model(
         for fmt in chosen:
             if not fmt.startswith("gguf-") or fmt == "gguf-lora":
                 continue
-            qtype = fmt.removeprefix("gguf-")
-            path = out / f"{stem}-{qtype}.gguf"
-            info = export_gguf(source, path, qtype, tokenizer_pre=tokenizer_pre, name=stem)
+            kind = fmt.removeprefix("gguf-")
+            qtype = kind.removesuffix(PURE_SUFFIX)
+            path = out / f"{stem}-{kind}.gguf"
+            info = export_gguf(source, path, qtype, tokenizer_pre=tokenizer_pre, name=stem,
+                               embedding_type=qtype if kind.endswith(PURE_SUFFIX) else None)
             entry = {"path": path.name, **info.to_dict()}
             entry["path"] = path.name
             entry["check"] = None

@@ -15,7 +15,6 @@ llama.cpp scales by alpha / r, so an rsLoRA adapter (scale alpha / sqrt(r)) is w
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -46,13 +45,10 @@ class GGUFLoraExport:
 
 
 def _adapter_config(folder: Path) -> dict[str, Any]:
+    from maaza.models.loading import read_adapter_config
+
     path = folder / "adapter_config.json"
-    if not path.is_file():
-        raise MaazaError(f"{folder}: no adapter_config.json (not a PEFT LoRA adapter folder)")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise MaazaError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    config = read_adapter_config(folder)
     if str(config.get("peft_type", "LORA")).upper() != "LORA":
         raise MaazaError(f"{path}: peft_type '{config.get('peft_type')}' is not LORA")
     for key in ("use_dora", "modules_to_save"):

@@ -27,6 +27,17 @@ def read_model_metadata(folder: str | Path | None) -> dict[str, Any]:
         raise MaazaError(f"{path}:{exc.lineno}: invalid JSON in model metadata: {exc.msg}") from None
 
 
+def read_adapter_config(folder: str | Path) -> dict[str, Any]:
+    """The `adapter_config.json` of a peft adapter folder; a clear error when it is missing or not JSON."""
+    path = Path(folder) / "adapter_config.json"
+    if not path.is_file():
+        raise MaazaError(f"{folder}: no adapter_config.json (not a PEFT LoRA adapter folder)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise MaazaError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+
+
 @dataclass
 class LoadedModel:
     """A ready-to-run model with what results JSONs need to describe it."""

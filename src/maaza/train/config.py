@@ -24,6 +24,9 @@ class ModelSettings:
     base: str = "smollm2-135m"
     method: Literal["lora", "full"] = "lora"
     lora: LoraSettings = field(default_factory=LoraSettings)
+    # A trained peft LoRA adapter folder to start from instead of a fresh LoRA (warm start: refine an
+    # adapter on new or more data); its rank, alpha and target modules must equal `lora`'s.
+    init_adapter: str | None = None
 
 
 @dataclass

@@ -79,8 +79,52 @@ def build_model(config: TrainConfig, device: Any) -> tuple[Any, Any, Any]:
                 task_type="CAUSAL_LM",
             ),
         )
+        if config.model.init_adapter:
+            load_init_adapter(model, config)
+    elif config.model.init_adapter:
+        raise MaazaError("model.init_adapter: a LoRA adapter to start from needs model.method 'lora'")
     model.to(device)
     return model, tokenizer, resolved
+
+
+def load_init_adapter(model: Any, config: TrainConfig) -> None:
+    """Copy a trained adapter's LoRA weights into the fresh LoRA of `model` (model.init_adapter).
+
+    The adapter must have the recipe's shape (rank, alpha, target modules): a warm start continues the
+    same LoRA, it does not silently train a different one. Every LoRA weight must be filled.
+    """
+    from peft import set_peft_model_state_dict
+    from peft.utils import load_peft_weights
+
+    from maaza.models.loading import read_adapter_config
+
+    folder = Path(config.model.init_adapter or "")
+    try:
+        saved = read_adapter_config(folder)
+    except MaazaError as exc:
+        raise MaazaError(f"model.init_adapter: {exc}") from None
+    settings = folder / "adapter_config.json"
+    lora = config.model.lora
+    expected = {"r": lora.r, "lora_alpha": lora.alpha, "target_modules": sorted(lora.target_modules)}
+    found = {
+        "r": saved.get("r"),
+        "lora_alpha": saved.get("lora_alpha"),
+        "target_modules": sorted(saved.get("target_modules") or []),
+    }
+    for key, names in (("r", "r"), ("lora_alpha", "alpha"), ("target_modules", "target_modules")):
+        if found[key] != expected[key]:
+            raise MaazaError(
+                f"model.init_adapter: {settings} has {key}={found[key]}, but model.lora.{names} is "
+                f"{expected[key]}; set model.lora to the adapter's shape"
+            )
+    result = set_peft_model_state_dict(model, load_peft_weights(str(folder), device="cpu"))
+    fresh = [name for name in result.missing_keys if "lora_" in name]
+    if fresh or result.unexpected_keys:
+        shown = (fresh or result.unexpected_keys)[:3]
+        raise MaazaError(
+            f"model.init_adapter: {folder} does not fit this base model "
+            f"({'LoRA weights it lacks' if fresh else 'weights the model lacks'}: {shown})"
+        )
 
 
 def _core(model: Any) -> Any:

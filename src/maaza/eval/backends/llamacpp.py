@@ -63,6 +63,7 @@ from typing import Any
 import numpy as np
 
 from maaza.errors import MaazaError
+from maaza.eval.backends import openmp
 from maaza.eval.backends.base import Backend, BackendBatch, ConstraintStats
 from maaza.eval.generate import BatchTiming, Generation
 from maaza.eval.json_parse import JsonObjectTracker
@@ -79,6 +80,7 @@ DRAFT_TOKENS = 0  # off by default: measured slower on a 2-core CPU (benchmarks/
 
 
 def _llama_cpp() -> Any:
+    openmp.prefer_active_wait()  # effective only before any OpenMP runtime loads (see backends/openmp.py)
     try:
         import llama_cpp
     except ImportError as exc:
@@ -804,6 +806,8 @@ class LlamaCppBackend(Backend):
             "file_size_bytes": size,
             "adapter_size_bytes": self.lora_path.stat().st_size if self.lora_path else None,
             "source_gguf_bytes": size if spec else None,
+            "threads": self.threads,
+            "openmp_wait_policy": openmp.policy_in_force(),
         }
 
     def describe(self) -> dict[str, Any]:
