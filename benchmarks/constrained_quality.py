@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS_DIR, num, pct, provenance_header
+from common import ARTIFACTS_DIR, RESULTS_DIR, num, pct, provenance_header
 from maaza.envinfo import environment
 from maaza.eval.metrics import aggregate
 from maaza.eval.runner import EvalConfig, EvalRun
@@ -37,15 +37,27 @@ F16_CONSTRAINED = RESULTS_DIR / "train_mlm_135m_json_llamacpp-f16_constrained.js
 GUARD_SUFFIX = " + loop guard"  # the same export evaluated with maaza.eval.loop_guard on (rows without: off)
 GROUNDED_SUFFIX = " + loop guard + grounded"  # ... and values copied from the row's text (maaza.eval.grounded)
 VARIANTS = {"": (False, False), GUARD_SUFFIX: (True, False), GROUNDED_SUFFIX: (True, True)}  # (guard, grounded)
-# The data-lift run (c) (benchmarks/data_lift.py --run more_data: v3 train + generated rows), its F16 GGUF:
-# the best-trained adapter, evaluated with the loop-guard variants beside the v3-only adapter's rows.
-MORE_DATA_LABEL = "llamacpp f16, v3+generated adapter"
-MORE_DATA_EXPORTS = REPO / "runs" / "data_lift" / "exports_more_data"
+# benchmarks/data_lift.py's adapters, evaluated with the loop-guard variants beside the v3-only adapter's rows:
+# (c) v3 train + generated rows, (d) (c) warm-started for one more epoch over v3 train + new generated rows.
+# Each as its F16 GGUF (written by data_lift.py's `eval` stage) and as the bundled Q4_1 base + the adapter
+# as an F16 LoRA GGUF (the 4-bit file a user ships).
+DATA_LIFT_ADAPTERS = {
+    "v3+generated adapter": (REPO / "runs" / "data_lift" / "exports_more_data", ARTIFACTS_DIR / "mlm_135m_json_more_data"),
+    "warm-start adapter": (REPO / "runs" / "data_lift" / "exports_warm_start", ARTIFACTS_DIR / "mlm_135m_json_warm_start"),
+}
 
 
 def variant_of(label: str) -> str:
     """The decoding variant suffix a row label ends with ("" for plain constrained decoding)."""
     return next((suffix for suffix in (GROUNDED_SUFFIX, GUARD_SUFFIX) if label.endswith(suffix)), "")
+
+
+def f16_reference(label: str) -> str:
+    """The F16 row a row is compared with: the same adapter (the v3-only one unless named), same variant."""
+    variant = variant_of(label)
+    stem = label.removesuffix(variant) if variant else label
+    adapter = stem.split(", ", 1)[1] if ", " in stem and stem.split(", ", 1)[1] in DATA_LIFT_ADAPTERS else None
+    return (f"llamacpp f16, {adapter}" if adapter else "llamacpp f16") + variant
 
 
 def export_targets() -> list[tuple[str, str, str, str | None]]:
@@ -60,10 +72,12 @@ def export_targets() -> list[tuple[str, str, str, str | None]]:
             targets.append((f"llamacpp {fmt.removeprefix('gguf-')}", "llamacpp", path, None))
         elif fmt.startswith("onnx-"):
             targets.append((f"onnx {fmt.removeprefix('onnx-')}", "onnx", path, None))
-    more_data = MORE_DATA_EXPORTS / "sizes.json"
-    if more_data.is_file():
-        gguf = json.loads(more_data.read_text())["formats"]["gguf-f16"]["path"]
-        targets.append((MORE_DATA_LABEL, "llamacpp", str(MORE_DATA_EXPORTS / gguf), None))
+    for name, (folder, artifact) in DATA_LIFT_ADAPTERS.items():
+        if (folder / "sizes.json").is_file():
+            gguf = json.loads((folder / "sizes.json").read_text())["formats"]["gguf-f16"]["path"]
+            targets.append((f"llamacpp f16, {name}", "llamacpp", str(folder / gguf), None))
+        if artifact.is_dir():  # the PEFT folder: the backend converts it to a LoRA GGUF (cached) for the base
+            targets.append((f"llamacpp q4_1 base + f16 lora, {name}", "llamacpp", None, str(artifact)))
     return targets
 
 
@@ -106,8 +120,8 @@ def main() -> int:
     for target_label, backend, model, adapter in export_targets():
         for suffix, (guard, grounded) in VARIANTS.items():
             label = target_label + suffix
-            if target_label == MORE_DATA_LABEL and not guard:
-                continue  # its guard-off eval is data_lift.py's (data_lift_more_data_constrained.json)
+            if ", " in target_label and not guard:
+                continue  # its guard-off eval is data_lift.py's (data_lift_*_constrained.json)
             slug = label.replace(" + ", "_").replace(", ", "_").replace(" ", "_").replace("+", "_")
             out = F16_CONSTRAINED if label == "llamacpp f16" else OUT_DIR / f"{slug}.json"
             if label == "llamacpp f16" and args.limit is not None:
@@ -137,7 +151,7 @@ def main() -> int:
     # "vs f16": JSONExact minus llama.cpp F16's (same loop-guard setting) on the same rows (all, or a --limit slice).
     summary = {}
     for label, results in rows.items():
-        f16 = rows.get("llamacpp f16" + variant_of(label))
+        f16 = rows.get(f16_reference(label))
         reasons = results["timing"].get("finish_reasons") or {}
         closed = sum(count for reason, count in reasons.items() if reason.startswith("closed_on_"))
         o = results["metrics"]["overall"]
@@ -169,7 +183,10 @@ def main() -> int:
         "its JSON inside the grammar); 'closed by guard' counts those rows. The other rows were measured "
         "without it. Rows marked `+ grounded` also copy every free string and number from the row's text "
         "(maaza.eval.grounded: spans on word boundaries; a value the text lacks leaves its optional key out); "
-        "'vs f16' compares each row with llama.cpp F16 under the same decoding variant.",
+        "'vs f16' compares each row with llama.cpp F16 of the same adapter under the same decoding variant. Rows "
+        "naming an adapter evaluate benchmarks/data_lift.py's runs: 'v3+generated' is (c), v3 train + "
+        "generated rows; 'warm-start' is (d), (c) trained one more epoch over v3 train + new generated rows; "
+        "every other row is the v3-only adapter (benchmarks/artifacts/mlm_135m_json).",
     ]
     atomic_write_json(RESULTS_DIR / "constrained_quality.json", {"environment": env, "summary": summary})
     text = "\n".join(lines) + "\n"

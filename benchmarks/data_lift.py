@@ -4,6 +4,7 @@
     python benchmarks/data_lift.py --stages eval report     # re-evaluate the committed (b) adapter
 
     python benchmarks/data_lift.py --run more_data          # only the (c) run
+    python benchmarks/data_lift.py --run warm_start         # only (d) (needs (c)'s committed adapter)
 
 Design: every run uses `configs/mlm_135m_json.yaml`. (a) is the committed benchmark adapter
 (`benchmarks/train_mlm_135m_json.py`: 1.5 epochs over v3 train, 53 steps of 16 rows). The generated rows come
@@ -12,6 +13,8 @@ from `maaza data generate` (template teacher, seed 1, v3 test texts excluded).
   the remaining half epoch (equal compute: does a generated row replace a v3 repeat?).
 - (c) `more_data`: the unchanged recipe (1.5 epochs) over v3 train plus about one hour of this CPU's training
   on generated rows on top (the issue's "as many samples as this CPU trains in about an hour").
+- (d) `warm_start`: (c)'s adapter (`model.init_adapter`) trained one more epoch over v3 train plus 1300 new
+  generated rows (seed 2), at the published lr 2e-4 with a 5% warm-up: another hour of this CPU.
 All are evaluated the same way: the merged model as F16 GGUF on llama.cpp, schema-constrained, 2048-token
 budget, all 158 v3 test rows. The generation throughput of the template teacher and of a local-server teacher
 (llama-cpp-python's OpenAI-compatible server running the bundled SmolLM2 Q4_1 GGUF) is measured on this CPU too.
