@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
+from maaza.eval.backends.openmp import policy_in_force
 from maaza.models.registry import DEFAULT_MODEL, ResolvedModel, resolve_model
 
 METADATA_FILE = "maaza.json"
@@ -77,7 +78,15 @@ class LoadedModel:
             "file_size_bytes": weight_bytes,
             "adapter_size_bytes": adapter_bytes,
             "source_gguf_bytes": source.get("gguf_bytes"),
+            "threads": _torch_threads(),
+            "openmp_wait_policy": policy_in_force(),  # torch's CPU kernels run on OpenMP too
         }
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
 
 
 def read_source(folder: Path) -> dict[str, Any]:

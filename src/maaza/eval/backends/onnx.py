@@ -274,6 +274,8 @@ class OnnxBackend(Backend):
             "file_size_bytes": model_files_bytes(self.folder),
             "adapter_size_bytes": None,
             "source_gguf_bytes": None,
+            "threads": self.threads,
+            "openmp_wait_policy": None,  # ONNX Runtime uses its own thread pool, not OpenMP
         }
 
     def close(self) -> None:
