@@ -55,9 +55,8 @@ def variant_of(label: str) -> str:
 def f16_reference(label: str) -> str:
     """The F16 row a row is compared with: the same adapter (the v3-only one unless named), same variant."""
     variant = variant_of(label)
-    stem = label.removesuffix(variant) if variant else label
-    adapter = stem.split(", ", 1)[1] if ", " in stem and stem.split(", ", 1)[1] in DATA_LIFT_ADAPTERS else None
-    return (f"llamacpp f16, {adapter}" if adapter else "llamacpp f16") + variant
+    adapter = label.removesuffix(variant).partition(", ")[2]
+    return (f"llamacpp f16, {adapter}" if adapter in DATA_LIFT_ADAPTERS else "llamacpp f16") + variant
 
 
 def export_targets() -> list[tuple[str, str, str, str | None]]:

@@ -231,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         hf_logging.disable_progress_bar()
     if getattr(args, "backend", None) == "llamacpp":  # before any import loads an OpenMP runtime
-        from maaza.eval.backends.openmp import prefer_active_wait
+        from maaza.openmp import prefer_active_wait
 
         prefer_active_wait()
     if not getattr(args, "handler", None):

@@ -351,8 +351,8 @@ def test_speed_worker_runs_llama_cpp_with_active_openmp_wait(
     sharp_model: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`maaza bench speed` workers: OMP_WAIT_POLICY=ACTIVE for llama.cpp unless asked for the default."""
-    from maaza.eval.backends.openmp import POLICY_ENV
     from maaza.eval.speed import Target, run_targets
+    from maaza.openmp import POLICY_ENV
 
     monkeypatch.delenv(POLICY_ENV, raising=False)
     path = str(sharp_model[1])

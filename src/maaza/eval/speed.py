@@ -34,7 +34,7 @@ class Target:
     adapter: str | None = None
     dtype: str = "float32"
     draft: int | None = None  # llamacpp: prompt-lookup draft tokens (None: the backend's default, 0: off)
-    # llamacpp: OMP_WAIT_POLICY of the worker. None: maaza's choice (ACTIVE unless set; backends/openmp.py);
+    # llamacpp: OMP_WAIT_POLICY of the worker. None: maaza's choice (ACTIVE unless set; maaza/openmp.py);
     # "default": unset, libgomp's own default (the A/B of that choice); else the value, e.g. "PASSIVE".
     openmp: str | None = None
 
@@ -295,7 +295,7 @@ def _worker(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     target = Target(**json.loads(args.worker))
     if target.backend == "llamacpp":  # the OpenMP wait policy, before `measure` imports torch (and OpenMP)
-        from maaza.eval.backends.openmp import POLICY_ENV, prefer_active_wait
+        from maaza.openmp import POLICY_ENV, prefer_active_wait
 
         if target.openmp == "default":
             os.environ.pop(POLICY_ENV, None)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
-from maaza.models.loading import METADATA_FILE, load_model, read_model_metadata
+from maaza.models.loading import METADATA_FILE, load_model, read_adapter_config, read_model_metadata
 
 
 def write_folder_atomically(target: Path, write: Any) -> Path:
@@ -43,8 +43,7 @@ def export_merged(
     has one) and `maaza.json` (the adapter's metadata with kind "merged" and `merged_from`).
     """
     adapter = Path(adapter_dir)
-    if not (adapter / "adapter_config.json").is_file():
-        raise MaazaError(f"{adapter} is not a peft adapter folder (no adapter_config.json)")
+    read_adapter_config(adapter)  # a clear error for a folder that is not a peft adapter
     metadata = read_model_metadata(adapter)
     if base_model is None and not metadata.get("base_model"):
         raise MaazaError(f"{adapter}: no base model given and none in {METADATA_FILE}; pass --model")

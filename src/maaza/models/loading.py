@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
-from maaza.eval.backends.openmp import policy_in_force
 from maaza.models.registry import DEFAULT_MODEL, ResolvedModel, resolve_model
+from maaza.openmp import policy_in_force
 
 METADATA_FILE = "maaza.json"
 DTYPES = ("float32", "bfloat16", "float16")
@@ -32,7 +32,7 @@ def read_adapter_config(folder: str | Path) -> dict[str, Any]:
     """The `adapter_config.json` of a peft adapter folder; a clear error when it is missing or not JSON."""
     path = Path(folder) / "adapter_config.json"
     if not path.is_file():
-        raise MaazaError(f"{folder}: no adapter_config.json (not a PEFT LoRA adapter folder)")
+        raise MaazaError(f"{folder} is not a peft adapter folder (no adapter_config.json)")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -162,7 +162,6 @@ def attach_adapter(model: Any, adapter: str, *, merge: bool) -> Any:
     from peft import PeftModel
 
     folder = Path(adapter)
-    if not (folder / "adapter_config.json").is_file():
-        raise MaazaError(f"{folder} is not a peft adapter folder (no adapter_config.json)")
+    read_adapter_config(folder)  # a clear error for a folder that is not a peft adapter
     peft_model = PeftModel.from_pretrained(model, str(folder))
     return peft_model.merge_and_unload() if merge else peft_model

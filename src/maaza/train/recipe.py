@@ -103,19 +103,17 @@ def load_init_adapter(model: Any, config: TrainConfig) -> None:
         saved = read_adapter_config(folder)
     except MaazaError as exc:
         raise MaazaError(f"model.init_adapter: {exc}") from None
-    settings = folder / "adapter_config.json"
     lora = config.model.lora
-    expected = {"r": lora.r, "lora_alpha": lora.alpha, "target_modules": sorted(lora.target_modules)}
-    found = {
-        "r": saved.get("r"),
-        "lora_alpha": saved.get("lora_alpha"),
-        "target_modules": sorted(saved.get("target_modules") or []),
-    }
-    for key, names in (("r", "r"), ("lora_alpha", "alpha"), ("target_modules", "target_modules")):
-        if found[key] != expected[key]:
+    shape = (  # (adapter_config.json key, model.lora key, the adapter's value, the recipe's value)
+        ("r", "r", saved.get("r"), lora.r),
+        ("lora_alpha", "alpha", saved.get("lora_alpha"), lora.alpha),
+        ("target_modules", "target_modules", sorted(saved.get("target_modules") or []), sorted(lora.target_modules)),
+    )
+    for key, setting, found, expected in shape:
+        if found != expected:
             raise MaazaError(
-                f"model.init_adapter: {settings} has {key}={found[key]}, but model.lora.{names} is "
-                f"{expected[key]}; set model.lora to the adapter's shape"
+                f"model.init_adapter: {folder / 'adapter_config.json'} has {key}={found}, but model.lora.{setting} "
+                f"is {expected}; set model.lora to the adapter's shape"
             )
     result = set_peft_model_state_dict(model, load_peft_weights(str(folder), device="cpu"))
     fresh = [name for name in result.missing_keys if "lora_" in name]

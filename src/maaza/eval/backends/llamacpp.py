@@ -62,8 +62,8 @@ from typing import Any
 
 import numpy as np
 
+from maaza import openmp
 from maaza.errors import MaazaError
-from maaza.eval.backends import openmp
 from maaza.eval.backends.base import Backend, BackendBatch, ConstraintStats
 from maaza.eval.generate import BatchTiming, Generation
 from maaza.eval.json_parse import JsonObjectTracker
@@ -80,7 +80,7 @@ DRAFT_TOKENS = 0  # off by default: measured slower on a 2-core CPU (benchmarks/
 
 
 def _llama_cpp() -> Any:
-    openmp.prefer_active_wait()  # effective only before any OpenMP runtime loads (see backends/openmp.py)
+    openmp.prefer_active_wait()  # effective only before any OpenMP runtime loads (see maaza/openmp.py)
     try:
         import llama_cpp
     except ImportError as exc:

@@ -1,10 +1,11 @@
-"""OpenMP wait policy for llama.cpp: spin at barriers instead of sleeping between them.
+"""OpenMP wait policy for llama.cpp (and torch): spin at barriers instead of sleeping between them.
 
 llama.cpp's CPU backend (built with OpenMP, as scripts/setup.sh builds it) crosses an OpenMP barrier after
 every graph node: several hundred per decode step of a 135M model, each a few microseconds of work. With
 libgomp's default policy a waiting thread spins briefly and then sleeps, so on a busy-but-shared machine it
-often has to be woken; `OMP_WAIT_POLICY=ACTIVE` keeps it spinning. On the 2-core dev box that took pure
-Q4_0 SmolLM2-135M from 177 to 212 decode tokens/s (benchmarks/edge_speed.md). PASSIVE fell to 56.
+often has to be woken; `OMP_WAIT_POLICY=ACTIVE` keeps it spinning. On the 2-core dev box, in one run of
+benchmarks/edge_speed.py, that took q4_0 from 165 to 183 decode tokens/s and pure Q4_0 from 170 to 227
+(rows `omp=default` of benchmarks/results/edge_speed.md).
 
 The policy is read once, when the OpenMP runtime loads (torch loads one too, and llama.cpp then shares it),
 so it must be in the environment before then. A policy the user set is always kept: PASSIVE is the right

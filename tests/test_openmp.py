@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from maaza.eval.backends import openmp
+from maaza import openmp
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_real_process_before_and_after_torch_loads_its_openmp() -> None:
     code = (
         "import json, os, sys\n"
         "os.environ.pop('OMP_WAIT_POLICY', None)\n"
-        "from maaza.eval.backends import openmp\n"
+        "from maaza import openmp\n"
         "before = openmp.prefer_active_wait()\n"
         "os.environ.pop('OMP_WAIT_POLICY')\n"
         "import torch\n"
