@@ -38,12 +38,16 @@ GUARD_SUFFIX = " + loop guard"  # the same export evaluated with maaza.eval.loop
 GROUNDED_SUFFIX = " + loop guard + grounded"  # ... and values copied from the row's text (maaza.eval.grounded)
 VARIANTS = {"": (False, False), GUARD_SUFFIX: (True, False), GROUNDED_SUFFIX: (True, True)}  # (guard, grounded)
 # benchmarks/data_lift.py's adapters, evaluated with the loop-guard variants beside the v3-only adapter's rows:
-# (c) v3 train + generated rows, (d) (c) warm-started for one more epoch over v3 train + new generated rows.
+# (c) v3 train + generated rows, (d) (c) warm-started for one more epoch over v3 train + new generated rows,
+# (e) (d) warm-started the same way once more.
 # Each as its F16 GGUF (written by data_lift.py's `eval` stage) and as the bundled Q4_1 base + the adapter
-# as an F16 LoRA GGUF (the 4-bit file a user ships).
+# as an F16 LoRA GGUF (the 4-bit file a user ships), and as a GPTQ Q4_0 GGUF where one was exported beside the
+# F16 (`maaza export --adapter ARTIFACT --out FOLDER --formats gguf-q4_0-gptq --name NAME`).
 DATA_LIFT_ADAPTERS = {
     "v3+generated adapter": (REPO / "runs" / "data_lift" / "exports_more_data", ARTIFACTS_DIR / "mlm_135m_json_more_data"),
     "warm-start adapter": (REPO / "runs" / "data_lift" / "exports_warm_start", ARTIFACTS_DIR / "mlm_135m_json_warm_start"),
+    "second warm-start adapter": (REPO / "runs" / "data_lift" / "exports_warm_start_2",
+                                  ARTIFACTS_DIR / "mlm_135m_json_warm_start_2"),
 }
 
 
@@ -73,8 +77,11 @@ def export_targets() -> list[tuple[str, str, str, str | None]]:
             targets.append((f"onnx {fmt.removeprefix('onnx-')}", "onnx", path, None))
     for name, (folder, artifact) in DATA_LIFT_ADAPTERS.items():
         if (folder / "sizes.json").is_file():
-            gguf = json.loads((folder / "sizes.json").read_text())["formats"]["gguf-f16"]["path"]
-            targets.append((f"llamacpp f16, {name}", "llamacpp", str(folder / gguf), None))
+            formats = json.loads((folder / "sizes.json").read_text())["formats"]
+            targets.append((f"llamacpp f16, {name}", "llamacpp", str(folder / formats["gguf-f16"]["path"]), None))
+            if "gguf-q4_0-gptq" in formats:  # `maaza export --formats gguf-q4_0-gptq` into the same folder
+                path = str(folder / formats["gguf-q4_0-gptq"]["path"])
+                targets.append((f"llamacpp q4_0-gptq, {name}", "llamacpp", path, None))
         if artifact.is_dir():  # the PEFT folder: the backend converts it to a LoRA GGUF (cached) for the base
             targets.append((f"llamacpp q4_1 base + f16 lora, {name}", "llamacpp", None, str(artifact)))
     return targets

@@ -5,6 +5,7 @@
 
     python benchmarks/data_lift.py --run more_data          # only the (c) run
     python benchmarks/data_lift.py --run warm_start         # only (d) (needs (c)'s committed adapter)
+    python benchmarks/data_lift.py --run warm_start_2 --stages generate train eval report   # only (e)
 
 Design: every run uses `configs/mlm_135m_json.yaml`. (a) is the committed benchmark adapter
 (`benchmarks/train_mlm_135m_json.py`: 1.5 epochs over v3 train, 53 steps of 16 rows). The generated rows come
@@ -15,6 +16,7 @@ from `maaza data generate` (template teacher, seed 1, v3 test texts excluded).
   on generated rows on top (the issue's "as many samples as this CPU trains in about an hour").
 - (d) `warm_start`: (c)'s adapter (`model.init_adapter`) trained one more epoch over v3 train plus 1300 new
   generated rows (seed 2), at the published lr 2e-4 with a 5% warm-up: another hour of this CPU.
+- (e) `warm_start_2`: the same step once more from (d)'s adapter, with generated rows of seed 3.
 All are evaluated the same way: the merged model as F16 GGUF on llama.cpp, schema-constrained, 2048-token
 budget, all 158 v3 test rows. The generation throughput of the template teacher and of a local-server teacher
 (llama-cpp-python's OpenAI-compatible server running the bundled SmolLM2 Q4_1 GGUF) is measured on this CPU too.
@@ -110,6 +112,22 @@ MIXED_RUNS = {
         "generated rows (seed 2) at lr 2e-4, 5% warm-up",
         seed=2,
         init_adapter=ARTIFACTS_DIR / "mlm_135m_json_more_data",
+        overrides=("train.lr=2e-4", "train.warmup_ratio=0.05"),
+    ),
+    "warm_start_2": MixedRun(
+        label="(e) (d) + 1 epoch on v3 + new generated",
+        # the same step again from (d)'s adapter with another fresh generated set (seed 3): does a third
+        # hour of this CPU still pay?
+        generate_n=1300,
+        epochs=1.0,
+        generated=WORK / "generated_1300_seed3",
+        run_dir=WORK / "warm_start_2",
+        artifact=ARTIFACTS_DIR / "mlm_135m_json_warm_start_2",
+        result_name="warm_start_2",
+        design="starts from (d)'s adapter (model.init_adapter); one more epoch over v3 train + 1300 new "
+        "generated rows (seed 3) at lr 2e-4, 5% warm-up",
+        seed=3,
+        init_adapter=ARTIFACTS_DIR / "mlm_135m_json_warm_start",
         overrides=("train.lr=2e-4", "train.warmup_ratio=0.05"),
     ),
 }

@@ -28,7 +28,7 @@ from maaza.io import atomic_write_json, atomic_write_text
 REPO = Path(__file__).resolve().parents[1]
 ADAPTER = ARTIFACTS_DIR / "mlm_135m_json"
 EXPORTS = REPO / "runs" / "edge_exports"
-GGUF_FORMATS = ["gguf-f16", "gguf-q8_0", "gguf-q4_1", "gguf-q4_0", "gguf-q4_0-pure", "gguf-lora"]
+GGUF_FORMATS = ["gguf-f16", "gguf-q8_0", "gguf-q4_1", "gguf-q4_0", "gguf-q4_0-pure", "gguf-q4_0-gptq", "gguf-lora"]
 # GGUFs also measured under libgomp's default wait policy: the A/B of maaza's OMP_WAIT_POLICY=ACTIVE
 OPENMP_AB_FORMATS = ["gguf-q4_0", "gguf-q4_0-pure"]
 ONNX_FORMATS = ["onnx-int4", "onnx-int8"]
@@ -100,7 +100,9 @@ def main() -> int:
         "OMP_WAIT_POLICY=ACTIVE (maaza's default for it: its threads spin at each of the graph's OpenMP "
         "barriers instead of sleeping); rows marked `omp=default` are the same file under libgomp's default "
         "policy, for comparison. `q4_0-pure` is Q4_0 throughout, the token embedding / tied output head "
-        "included (`maaza export --formats gguf-q4_0-pure`); plain q4_0 keeps that head Q8_0.",
+        "included (`maaza export --formats gguf-q4_0-pure`); plain q4_0 keeps that head Q8_0. `q4_0-gptq` has "
+        "the same layout, its 4-bit codes chosen by GPTQ on 128 EdgeJSON v3 train rows "
+        "(`--formats gguf-q4_0-gptq`).",
     ]
     text = "\n".join(lines) + "\n"
     atomic_write_text(RESULTS_DIR / "edge_speed.md", text)

@@ -17,14 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
+from maaza.export.gptq import GPTQSettings
 
 ONNX_FORMATS = ("onnx-fp32", "onnx-int8", "onnx-int4")
 # `-pure`: every matrix at the one type, the token embedding / tied output head too (as llama-quantize
 # --pure); plain 4-bit formats keep that head Q8_0. The head is read at every decode step, so a pure Q4_0
 # file is ~15% smaller and decodes faster, at some quality cost (benchmarks/edge_speed.md, constrained_quality.md).
 PURE_SUFFIX = "-pure"
-FORMATS = ("merged", "gguf-f16", "gguf-q8_0", "gguf-q4_0", "gguf-q4_0-pure", "gguf-q4_1", "gguf-lora",
-           *ONNX_FORMATS)
+# The pure Q4_0 layout with every matrix chosen by GPTQ on calibration rows (maaza.export.gptq) instead of
+# rounded to nearest: the merged fine-tune survives 4 bits.
+GPTQ_FORMAT = "gguf-q4_0-gptq"
+FORMATS = ("merged", "gguf-f16", "gguf-q8_0", "gguf-q4_0", "gguf-q4_0-pure", GPTQ_FORMAT, "gguf-q4_1",
+           "gguf-lora", *ONNX_FORMATS)
 DEFAULT_GGUF_FORMATS = ("gguf-f16", "gguf-q8_0", "gguf-q4_1")
 SIZES_FILE = "sizes.json"
 
@@ -37,6 +41,8 @@ def add_parser(sub: Any) -> None:
         description="Export a model (+ LoRA adapter) into --out: 'merged' (adapter merged into its base, a "
         "plain transformers folder), GGUF files for llama.cpp (gguf-f16, gguf-q8_0, gguf-q4_0, gguf-q4_1 with "
         "a Q8_0 token embedding/output head; gguf-q4_0-pure: that head Q4_0 too, the fastest file; "
+        f"{GPTQ_FORMAT}: the same layout with each matrix quantized by GPTQ on --calibration rows, so a "
+        "merged fine-tune keeps its quality at 4 bits; "
         "gguf-lora: the adapter alone as a LoRA GGUF, run on the base's own 4-bit GGUF with `maaza eval "
         "--backend llamacpp --model BASE --adapter FILE`, which keeps the fine-tune that re-quantizing loses) and "
         "ONNX Runtime GenAI folders (onnx-fp32, onnx-int8, onnx-int4: MatMulNBits weights in blocks of 32; "
@@ -57,6 +63,14 @@ def add_parser(sub: Any) -> None:
                    help="llama.cpp pre-tokenizer name (default: guessed, e.g. smollm for SmolLM2)")
     p.add_argument("--no-check", action="store_true", help="skip reloading and comparing each export")
     p.add_argument("--check-tokens", type=int, default=16, help="greedy tokens compared per check (default 16)")
+    p.add_argument("--calibration", default=None, metavar="ROWS.jsonl",
+                   help=f"{GPTQ_FORMAT}: EdgeJSON rows (prompt, schema_id, expected_output) whose prompts + "
+                   "targets calibrate GPTQ (default: the data root's edgejson_v3/train.jsonl)")
+    p.add_argument("--calibration-schemas", default=None, metavar="DIR",
+                   help="their schema folder (default: `schemas` beside the rows)")
+    p.add_argument("--calibration-rows", type=int, default=128, help="rows drawn (seeded) for GPTQ (default 128)")
+    p.add_argument("--gptq-damp", type=float, default=0.01,
+                   help="GPTQ's dampening, a fraction of the Hessian's mean diagonal (default 0.01)")
     p.set_defaults(handler=run)
 
 
@@ -67,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     summary = export_model(
         args.out, args.formats, model=args.model, adapter=args.adapter, name=args.name,
         tokenizer_pre=args.tokenizer_pre, check=not args.no_check, check_tokens=args.check_tokens,
-        report=print,
+        report=print, gptq=GPTQSettings(args.calibration, args.calibration_schemas, args.calibration_rows,
+                                        args.gptq_damp),
     )
     failed = [fmt for fmt, entry in summary["formats"].items()
               if fmt in summary["last_run"] and (entry.get("check") or {}).get("passed") is False]
@@ -156,9 +171,11 @@ def export_model(
     check: bool = True,
     check_tokens: int = 16,
     report: Any = None,
+    gptq: GPTQSettings | None = None,
 ) -> dict[str, Any]:
     """Export `model` (+ `adapter`) to `formats` in `out_dir`; returns what `sizes.json` now holds."""
     from maaza.export.gguf_export import export_gguf, verify_gguf
+    from maaza.export.gptq import gptq_from_folder
     from maaza.export.merged import export_merged, folder_bytes
     from maaza.export.onnx_export import export_onnx, verify_onnx
     from maaza.io import atomic_write_json
@@ -169,6 +186,8 @@ def export_model(
     unknown = [fmt for fmt in chosen if fmt not in FORMATS]
     if unknown:
         raise MaazaError(f"unknown export format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    if GPTQ_FORMAT in chosen:
+        (gptq or GPTQSettings()).resolve()  # a missing calibration file fails before any work
     if "merged" in chosen and not adapter:
         raise MaazaError("the 'merged' format needs --adapter (a plain model folder is already merged)")
     if "gguf-lora" in chosen and not adapter:
@@ -225,11 +244,19 @@ def export_model(
             if not fmt.startswith("gguf-") or fmt == "gguf-lora":
                 continue
             kind = fmt.removeprefix("gguf-")
-            qtype = kind.removesuffix(PURE_SUFFIX)
             path = out / f"{stem}-{kind}.gguf"
+            calibrated, gptq_summary = None, None
+            if fmt == GPTQ_FORMAT:
+                calibrated, gptq_summary = gptq_from_folder(source, gptq or GPTQSettings(), say)
+                qtype, embedding_type = "q4_0", "q4_0"
+            else:
+                qtype = kind.removesuffix(PURE_SUFFIX)
+                embedding_type = qtype if kind.endswith(PURE_SUFFIX) else None
             info = export_gguf(source, path, qtype, tokenizer_pre=tokenizer_pre, name=stem,
-                               embedding_type=qtype if kind.endswith(PURE_SUFFIX) else None)
+                               embedding_type=embedding_type, calibrated=calibrated)
             entry = {"path": path.name, **info.to_dict()}
+            if gptq_summary is not None:
+                entry["gptq"] = gptq_summary
             entry["path"] = path.name
             entry["check"] = None
             if check:

@@ -17,6 +17,8 @@ Tensor types (numpy quantizers of the installed `gguf`; K-quants can only be deq
   Q4_1 export of the base reproduces them exactly (its file is within 288 bytes of the shipped one, max
   |logit diff| 0), while Q4_0 re-quantizes that grid (top-1 agreement 71% on the check prompt). Q4_1 is
   the default 4-bit format of `maaza export`; Q4_0 (~7% smaller) stays available.
+- `calibrated`: Q4_0 blocks chosen elsewhere (GPTQ, `maaza.export.gptq`, the `gguf-q4_0-gptq` format) are
+  written as given, packed in ggml's Q4_0 layout, instead of rounded here.
 - A matrix whose rows are not a multiple of the block size (32) cannot be block-quantized: it is stored
   F16 and listed in `fallbacks`.
 
@@ -31,7 +33,7 @@ import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from maaza.errors import MaazaError
+from maaza.export.gptq import Q4Blocks
 
 GGUF_TYPES = ("f16", "q8_0", "q4_0", "q4_1")
 DEFAULT_CHECK_PROMPT = (
@@ -292,11 +295,14 @@ def export_gguf(
     tokenizer_pre: str | None = None,
     name: str | None = None,
     embedding_type: str | None = None,
+    calibrated: Mapping[str, Q4Blocks] | None = None,
 ) -> GGUFExport:
     """Write `model_dir` (Llama, safetensors, byte-level BPE tokenizer) to `out_path` atomically.
 
     `embedding_type` overrides the token embedding's (and tied output head's) type, e.g. `q4_0` for a fully
-    4-bit file: the head is read every decode step, so its bytes are a fifth of a 135M model's step."""
+    4-bit file: the head is read every decode step, so its bytes are a fifth of a 135M model's step.
+    `calibrated` maps safetensors names to Q4_0 blocks already chosen (GPTQ, `maaza.export.gptq`); those
+    matrices are written as they are, Q4_0, whatever `qtype` says for the rest."""
     import gguf
 
     for label, value in (("GGUF type", qtype), ("embedding type", embedding_type)):
@@ -349,6 +355,17 @@ def export_gguf(
                 data = permute_qk(data, n_head, n_head)
             elif hf_name.endswith(("k_proj.weight", "k_proj.bias")):
                 data = permute_qk(data, n_head, n_kv)
+            if calibrated and hf_name in calibrated:
+                blocks = calibrated[hf_name]
+                if blocks.codes.shape != data.shape:
+                    raise MaazaError(f"calibrated Q4_0 blocks for '{hf_name}' have shape {blocks.codes.shape}, "
+                                     f"the tensor {data.shape}")
+                if hf_name.endswith("q_proj.weight"):
+                    blocks = blocks.permute_rows(lambda rows: permute_qk(rows, n_head, n_head))
+                elif hf_name.endswith("k_proj.weight"):
+                    blocks = blocks.permute_rows(lambda rows: permute_qk(rows, n_head, n_kv))
+                prepared.append((gguf_name, blocks.pack(), "q4_0-packed"))
+                continue
             kind = _choose_type(gguf_name, data, qtype, embedding_type)
             if kind not in ("f32", "f16") and data.shape[-1] % 32:
                 fallbacks.append(gguf_name)
@@ -357,6 +374,11 @@ def export_gguf(
         prepared.sort(key=lambda item: _block_order(item[0]))
         counts: Counter[str] = Counter()
         for gguf_name, data, kind in prepared:
+            if kind == "q4_0-packed":
+                ggml_type = _ggml_type("q4_0")
+                writer.add_tensor(gguf_name, data, raw_shape=data.shape, raw_dtype=ggml_type)
+                counts[ggml_type.name] += 1
+                continue
             ggml_type = _ggml_type(kind)
             stored = gguf.quants.quantize(np.ascontiguousarray(data, dtype=np.float32), ggml_type)
             if kind in ("f32", "f16"):
