@@ -192,7 +192,9 @@ def main() -> int:
         "'vs f16' compares each row with llama.cpp F16 of the same adapter under the same decoding variant. Rows "
         "naming an adapter evaluate benchmarks/data_lift.py's runs: 'v3+generated' is (c), v3 train + "
         "generated rows; 'warm-start' is (d), (c) trained one more epoch over v3 train + new generated rows; "
-        "every other row is the v3-only adapter (benchmarks/artifacts/mlm_135m_json).",
+        "'second warm-start' is (e), (d) trained the same way once more; every other row is the v3-only adapter "
+        "(benchmarks/artifacts/mlm_135m_json). `q4_0-gptq` is the pure Q4_0 layout with codes chosen by GPTQ "
+        "(act-order) on 128 EdgeJSON v3 train rows (`maaza export --formats gguf-q4_0-gptq`).",
     ]
     atomic_write_json(RESULTS_DIR / "constrained_quality.json", {"environment": env, "summary": summary})
     text = "\n".join(lines) + "\n"

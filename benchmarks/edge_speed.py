@@ -28,7 +28,11 @@ from maaza.io import atomic_write_json, atomic_write_text
 REPO = Path(__file__).resolve().parents[1]
 ADAPTER = ARTIFACTS_DIR / "mlm_135m_json"
 EXPORTS = REPO / "runs" / "edge_exports"
-GGUF_FORMATS = ["gguf-f16", "gguf-q8_0", "gguf-q4_1", "gguf-q4_0", "gguf-q4_0-pure", "gguf-q4_0-gptq", "gguf-lora"]
+GGUF_FORMATS = ["gguf-f16", "gguf-q8_0", "gguf-q4_1", "gguf-q4_0", "gguf-q4_0-pure", "gguf-lora"]
+# The GPTQ Q4_0 file of data_lift.py's warm-start adapter (d) (`maaza export --adapter
+# benchmarks/artifacts/mlm_135m_json_warm_start --out runs/data_lift/exports_warm_start --formats gguf-q4_0-gptq
+# --name warm_start`), measured when present: the file whose quality constrained_quality.md reports.
+GPTQ_FILES = [REPO / "runs" / "data_lift" / "exports_warm_start" / "warm_start-q4_0-gptq.gguf"]
 # GGUFs also measured under libgomp's default wait policy: the A/B of maaza's OMP_WAIT_POLICY=ACTIVE
 OPENMP_AB_FORMATS = ["gguf-q4_0", "gguf-q4_0-pure"]
 ONNX_FORMATS = ["onnx-int4", "onnx-int8"]
@@ -70,6 +74,7 @@ def main() -> int:
     # llama.cpp twice: plain greedy steps, and with prompt-lookup drafting (same tokens, fewer model calls)
     targets = [v for t in targets for v in ([replace(t, draft=0), replace(t, draft=8)] if t.backend == "llamacpp"
                                             else [t])]
+    targets += [Target("llamacpp", str(path), draft=0) for path in GPTQ_FILES if path.is_file()]
     # and the fastest files once more with OpenMP's default wait policy (maaza sets ACTIVE for llama.cpp)
     ab = {str(EXPORTS / sizes["formats"][f]["path"]) for f in OPENMP_AB_FORMATS if f in sizes["formats"]}
     targets += [replace(t, openmp="default") for t in targets if t.model in ab and t.draft == 0]
@@ -100,9 +105,9 @@ def main() -> int:
         "OMP_WAIT_POLICY=ACTIVE (maaza's default for it: its threads spin at each of the graph's OpenMP "
         "barriers instead of sleeping); rows marked `omp=default` are the same file under libgomp's default "
         "policy, for comparison. `q4_0-pure` is Q4_0 throughout, the token embedding / tied output head "
-        "included (`maaza export --formats gguf-q4_0-pure`); plain q4_0 keeps that head Q8_0. `q4_0-gptq` has "
-        "the same layout, its 4-bit codes chosen by GPTQ on 128 EdgeJSON v3 train rows "
-        "(`--formats gguf-q4_0-gptq`).",
+        "included (`maaza export --formats gguf-q4_0-pure`); plain q4_0 keeps that head Q8_0. "
+        "`warm_start-q4_0-gptq.gguf` has the same layout, its 4-bit codes chosen by GPTQ on 128 EdgeJSON v3 train "
+        "rows (`--formats gguf-q4_0-gptq`), for data_lift.py's warm-start adapter (d).",
     ]
     text = "\n".join(lines) + "\n"
     atomic_write_text(RESULTS_DIR / "edge_speed.md", text)

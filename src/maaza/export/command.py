@@ -71,6 +71,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--calibration-rows", type=int, default=128, help="rows drawn (seeded) for GPTQ (default 128)")
     p.add_argument("--gptq-damp", type=float, default=0.01,
                    help="GPTQ's dampening, a fraction of the Hessian's mean diagonal (default 0.01)")
+    p.add_argument("--gptq-no-act-order", action="store_true",
+                   help="GPTQ in input order instead of largest activations first")
+    p.add_argument("--gptq-sequential", action="store_true",
+                   help="GPTQ Hessians layer by layer through the quantized layers before (default: one pass "
+                   "of the unquantized model)")
     p.set_defaults(handler=run)
 
 
@@ -82,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         args.out, args.formats, model=args.model, adapter=args.adapter, name=args.name,
         tokenizer_pre=args.tokenizer_pre, check=not args.no_check, check_tokens=args.check_tokens,
         report=print, gptq=GPTQSettings(args.calibration, args.calibration_schemas, args.calibration_rows,
-                                        args.gptq_damp),
+                                        args.gptq_damp, act_order=not args.gptq_no_act_order,
+                                        sequential=args.gptq_sequential),
     )
     failed = [fmt for fmt, entry in summary["formats"].items()
               if fmt in summary["last_run"] and (entry.get("check") or {}).get("passed") is False]
