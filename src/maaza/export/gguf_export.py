@@ -45,6 +45,7 @@ from maaza.errors import MaazaError
 from maaza.export.gptq import Q4Blocks
 
 GGUF_TYPES = ("f16", "q8_0", "q4_0", "q4_1")
+PACKED_Q4_0 = "q4_0-packed"  # a prepared tensor already packed from calibrated blocks (written as Q4_0)
 DEFAULT_CHECK_PROMPT = (
     "Extract the structured JSON data from the following text.\n\n"
     "Input: Order A17 for Bob (age 41) is shipped: 2 x K9 at 3.50 EUR.\n\nOutput:"
@@ -351,21 +352,20 @@ def export_gguf(
             gguf_name = name_map.get_name(hf_name, try_suffixes=(".weight", ".bias"))
             if gguf_name is None:
                 raise MaazaError(f"{folder}: cannot map tensor '{hf_name}' to a llama.cpp tensor name")
-            if hf_name.endswith(("q_proj.weight", "q_proj.bias")):
-                data = permute_qk(data, n_head, n_head)
-            elif hf_name.endswith(("k_proj.weight", "k_proj.bias")):
-                data = permute_qk(data, n_head, n_kv)
+            # q/k rows go into llama.cpp's rotary layout, as float data or as calibrated blocks
+            rotary_kv_heads = (n_head if hf_name.endswith(("q_proj.weight", "q_proj.bias"))
+                               else n_kv if hf_name.endswith(("k_proj.weight", "k_proj.bias")) else None)
             if calibrated and hf_name in calibrated:
                 blocks = calibrated[hf_name]
                 if blocks.codes.shape != data.shape:
                     raise MaazaError(f"calibrated Q4_0 blocks for '{hf_name}' have shape {blocks.codes.shape}, "
                                      f"the tensor {data.shape}")
-                if hf_name.endswith("q_proj.weight"):
-                    blocks = blocks.permute_rows(lambda rows: permute_qk(rows, n_head, n_head))
-                elif hf_name.endswith("k_proj.weight"):
-                    blocks = blocks.permute_rows(lambda rows: permute_qk(rows, n_head, n_kv))
-                prepared.append((gguf_name, blocks.pack(), "q4_0-packed"))
+                if rotary_kv_heads is not None:
+                    blocks = blocks.permute_rows(lambda rows, kv=rotary_kv_heads: permute_qk(rows, n_head, kv))
+                prepared.append((gguf_name, blocks.pack(), PACKED_Q4_0))
                 continue
+            if rotary_kv_heads is not None:
+                data = permute_qk(data, n_head, rotary_kv_heads)
             kind = _choose_type(gguf_name, data, qtype, embedding_type)
             if kind not in ("f32", "f16") and data.shape[-1] % 32:
                 fallbacks.append(gguf_name)
@@ -374,13 +374,11 @@ def export_gguf(
         prepared.sort(key=lambda item: _block_order(item[0]))
         counts: Counter[str] = Counter()
         for gguf_name, data, kind in prepared:
-            if kind == "q4_0-packed":
-                ggml_type = _ggml_type("q4_0")
-                writer.add_tensor(gguf_name, data, raw_shape=data.shape, raw_dtype=ggml_type)
-                counts[ggml_type.name] += 1
-                continue
-            ggml_type = _ggml_type(kind)
-            stored = gguf.quants.quantize(np.ascontiguousarray(data, dtype=np.float32), ggml_type)
+            ggml_type = _ggml_type("q4_0" if kind == PACKED_Q4_0 else kind)
+            if kind == PACKED_Q4_0:
+                stored = data  # already ggml's Q4_0 bytes
+            else:
+                stored = gguf.quants.quantize(np.ascontiguousarray(data, dtype=np.float32), ggml_type)
             if kind in ("f32", "f16"):
                 writer.add_tensor(gguf_name, stored)
             else:

@@ -201,35 +201,47 @@ def _hooked_linears(named: Iterable[tuple[str, Any]], include_head: bool) -> dic
 
 
 def _share(hessians: dict[str, Any]) -> dict[str, Any]:
-    """Add k/v (q's input) and up (gate's input) entries that point at the same Hessian."""
+    """Add an entry for each SHARED_INPUT projection (k/v, up) pointing at its source's Hessian (q, gate)."""
     for name in list(hessians):
         prefix, _, leaf = name.rpartition(".")
-        if leaf == "q_proj":
-            for shared in ("k_proj", "v_proj"):
+        for shared, source in SHARED_INPUT.items():
+            if leaf == source:
                 hessians[f"{prefix}.{shared}"] = hessians[name]
-        elif leaf == "gate_proj":
-            hessians[f"{prefix}.up_proj"] = hessians[name]
     return hessians
 
 
-def collect_hessians(model: Any, sequences: Iterable[list[int]], *, include_head: bool = True) -> Calibration:
-    """One forward pass per token sequence; sums xᵀx at the input of every projection (and the LM head)."""
+def _weight_key(name: str, tied: bool) -> str:
+    """The safetensors name of a linear's weight; a tied LM head is stored as the token embedding."""
+    return "model.embed_tokens.weight" if name == "lm_head" and tied else f"{name}.weight"
+
+
+def _forward_all(model: Any, sequences: Iterable[list[int]]) -> tuple[int, int]:
+    """Run the model over each non-empty sequence (the recording hooks do the work); (rows, tokens) seen.
+    A hook may end a pass early by raising _StopForward."""
     import torch
 
-    started = time.perf_counter()
-    modules = _hooked_linears(model.named_modules(), include_head)
-    if not modules:
-        raise MaazaError("GPTQ calibration found no Llama projections (q_proj ... down_proj) in the model")
     n_rows = n_tokens = 0
-    with _recording(modules) as sums, torch.no_grad():
+    with torch.no_grad():
         for ids in sequences:
             if not ids:
                 continue
-            model(input_ids=torch.tensor([ids]), use_cache=False)
+            with suppress(_StopForward):
+                model(input_ids=torch.tensor([ids]), use_cache=False)
             n_rows += 1
             n_tokens += len(ids)
     if n_tokens == 0:
         raise MaazaError("GPTQ calibration got no tokens (empty calibration set)")
+    return n_rows, n_tokens
+
+
+def collect_hessians(model: Any, sequences: Iterable[list[int]], *, include_head: bool = True) -> Calibration:
+    """One forward pass per token sequence; sums xᵀx at the input of every projection (and the LM head)."""
+    started = time.perf_counter()
+    modules = _hooked_linears(model.named_modules(), include_head)
+    if not modules:
+        raise MaazaError("GPTQ calibration found no Llama projections (q_proj ... down_proj) in the model")
+    with _recording(modules) as sums:
+        n_rows, n_tokens = _forward_all(model, sequences)
     hessians = _share({name: total / n_tokens for name, total in sums.items()})
     return Calibration(hessians, n_rows, n_tokens, round(time.perf_counter() - started, 2))
 
@@ -263,30 +275,19 @@ def sequential_gptq(
         captured.append((hidden, kwargs))
         raise _StopForward
 
-    n_rows = n_tokens = 0
     handle = layers[0].register_forward_pre_hook(capture, with_kwargs=True)
     try:
-        with torch.no_grad():
-            for ids in sequences:
-                if not ids:
-                    continue
-                with suppress(_StopForward):
-                    model(input_ids=torch.tensor([ids]), use_cache=False)
-                n_rows += 1
-                n_tokens += len(ids)
+        n_rows, n_tokens = _forward_all(model, sequences)
     finally:
         handle.remove()
-    if n_tokens == 0:
-        raise MaazaError("GPTQ calibration got no tokens (empty calibration set)")
 
     tied = bool(getattr(model.config, "tie_word_embeddings", False))
     blocks: dict[str, Q4Blocks] = {}
     hessians: dict[str, Any] = {}
 
     def quantize(name: str, module: Any, hessian: Any) -> None:
-        key = "model.embed_tokens.weight" if name == "lm_head" and tied else f"{name}.weight"
         chosen = gptq_q4_0(module.weight, hessian, damp=damp, act_order=act_order)
-        blocks[key] = chosen
+        blocks[_weight_key(name, tied)] = chosen
         hessians[name] = hessian
         module.weight.copy_(torch.from_numpy(chosen.dequantize()).to(module.weight.dtype))
 
@@ -332,8 +333,7 @@ def quantize_model(
         module = modules[name]
         if module.weight.shape[1] % Q4_0_BLOCK:
             continue  # export_gguf keeps such a matrix F16 (a listed fallback)
-        key = "model.embed_tokens.weight" if name == "lm_head" and tied else f"{name}.weight"
-        result[key] = gptq_q4_0(module.weight, hessian, damp=damp, act_order=act_order)
+        result[_weight_key(name, tied)] = gptq_q4_0(module.weight, hessian, damp=damp, act_order=act_order)
         if report and (done % 30 == 0 or done == len(calibration.hessians)):
             report(f"gptq: {done}/{len(calibration.hessians)} matrices")
     return result
@@ -426,9 +426,9 @@ def gptq_from_folder(
         seed=settings.seed, max_length=int(metadata.get("max_length") or defaults.max_length),
     )
     started = time.perf_counter()
-    modules = dict(model.named_modules())
-    originals = {name: module.weight.detach().clone() for name, module in modules.items()
-                 if isinstance(module, torch.nn.Linear)}
+    # sequential_gptq overwrites the weights as it goes; the errors below compare with the weights as loaded
+    originals = {name: module.weight.detach().clone() if settings.sequential else module.weight.detach()
+                 for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}
     if settings.sequential:
         blocks, calibration = sequential_gptq(model, sequences, damp=settings.damp, act_order=settings.act_order,
                                               report=report)
@@ -438,9 +438,10 @@ def gptq_from_folder(
     seconds = round(time.perf_counter() - started, 2)
     if report:
         report(f"gptq: {len(blocks)} matrices, {calibration.rows} rows / {calibration.tokens} tokens, {seconds} s")
+    tied = bool(getattr(model.config, "tie_word_embeddings", False))
     gptq_errors, rtn_errors = [], []
     for name, hessian in calibration.hessians.items():
-        key = "model.embed_tokens.weight" if name == "lm_head" and "model.embed_tokens.weight" in blocks else f"{name}.weight"
+        key = _weight_key(name, tied)
         if key in blocks:
             gptq_errors.append(output_error(originals[name], hessian, blocks[key].dequantize()))
             rtn_errors.append(output_error(originals[name], hessian, rtn_q4_0(originals[name])))
