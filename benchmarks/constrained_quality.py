@@ -48,7 +48,18 @@ DATA_LIFT_ADAPTERS = {
     "warm-start adapter": (REPO / "runs" / "data_lift" / "exports_warm_start", ARTIFACTS_DIR / "mlm_135m_json_warm_start"),
     "second warm-start adapter": (REPO / "runs" / "data_lift" / "exports_warm_start_2",
                                   ARTIFACTS_DIR / "mlm_135m_json_warm_start_2"),
+    "third warm-start adapter": (REPO / "runs" / "data_lift" / "exports_warm_start_3",
+                                 ARTIFACTS_DIR / "mlm_135m_json_warm_start_3"),
 }
+
+
+# `<folder>_keep_q8_0`: beside an adapter's exports, its GPTQ file written with `--gptq-keep-q8_0 N`
+MIXED_SUFFIX = "_keep_q8_0"
+
+
+def short_commit(commit: str) -> str:
+    """The first 10 hex digits, keeping a `-dirty` mark (a row measured with uncommitted changes)."""
+    return commit[:10] + ("-dirty" if commit.endswith("-dirty") else "")
 
 
 def variant_of(label: str) -> str:
@@ -82,6 +93,12 @@ def export_targets() -> list[tuple[str, str, str, str | None]]:
             if "gguf-q4_0-gptq" in formats:  # `maaza export --formats gguf-q4_0-gptq` into the same folder
                 path = str(folder / formats["gguf-q4_0-gptq"]["path"])
                 targets.append((f"llamacpp q4_0-gptq, {name}", "llamacpp", path, None))
+        mixed = folder.with_name(folder.name + MIXED_SUFFIX) / "sizes.json"
+        if mixed.is_file():  # the same export with `--gptq-keep-q8_0 N` (its worst matrices Q8_0)
+            entry = json.loads(mixed.read_text())["formats"]["gguf-q4_0-gptq"]
+            kept = len(entry["gptq"]["kept_q8_0"])
+            targets.append((f"llamacpp q4_0-gptq {kept}xq8_0, {name}", "llamacpp", str(mixed.parent / entry["path"]),
+                            None))
         if artifact.is_dir():  # the PEFT folder: the backend converts it to a LoRA GGUF (cached) for the base
             targets.append((f"llamacpp q4_1 base + f16 lora, {name}", "llamacpp", None, str(artifact)))
     return targets
@@ -178,7 +195,7 @@ def main() -> int:
             f"{'-' if delta is None else f'{100 * delta:+.1f}'} | {num(o['field_f1'])} | {pct(o['schema_valid'])} | "
             f"{pct(o['parse_rate'])} | {pct(complex_exact)} | {closed if variant_of(label) else '-'} | "
             f"{mask if mask is not None else '-'} | "
-            f"{'-' if over is None else f'{100 * over:.1f}%'} | `{results['environment']['git_commit'][:10]}` |"
+            f"{'-' if over is None else f'{100 * over:.1f}%'} | `{short_commit(results['environment']['git_commit'])}` |"
         )
     lines += [
         "",
@@ -188,13 +205,17 @@ def main() -> int:
         "maaza.eval.loop_guard on (a row that repeats itself or nears the 2048-token budget is steered to close "
         "its JSON inside the grammar); 'closed by guard' counts those rows. The other rows were measured "
         "without it. Rows marked `+ grounded` also copy every free string and number from the row's text "
-        "(maaza.eval.grounded: spans on word boundaries; a value the text lacks leaves its optional key out); "
+        "(maaza.eval.grounded: spans on word boundaries; a value the text lacks leaves its optional key out; "
+        "rows from commits after 4194f75 also never copy an empty string and give an optional enum only values "
+        "the text mentions); "
         "'vs f16' compares each row with llama.cpp F16 of the same adapter under the same decoding variant. Rows "
         "naming an adapter evaluate benchmarks/data_lift.py's runs: 'v3+generated' is (c), v3 train + "
         "generated rows; 'warm-start' is (d), (c) trained one more epoch over v3 train + new generated rows; "
-        "'second warm-start' is (e), (d) trained the same way once more; every other row is the v3-only adapter "
+        "'second warm-start' is (e), (d) trained the same way once more; 'third warm-start' is (f), (e) once "
+        "more; every other row is the v3-only adapter "
         "(benchmarks/artifacts/mlm_135m_json). `q4_0-gptq` is the pure Q4_0 layout with codes chosen by GPTQ "
-        "(act-order) on 128 EdgeJSON v3 train rows (`maaza export --formats gguf-q4_0-gptq`).",
+        "(act-order) on 128 EdgeJSON v3 train rows (`maaza export --formats gguf-q4_0-gptq`); `q4_0-gptq NxQ8_0` "
+        "the same with the N matrices of largest GPTQ output error written Q8_0 (`--gptq-keep-q8_0 N`).",
     ]
     atomic_write_json(RESULTS_DIR / "constrained_quality.json", {"environment": env, "summary": summary})
     text = "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@
     python benchmarks/data_lift.py --run more_data          # only the (c) run
     python benchmarks/data_lift.py --run warm_start         # only (d) (needs (c)'s committed adapter)
     python benchmarks/data_lift.py --run warm_start_2 --stages generate train eval report   # only (e)
+    python benchmarks/data_lift.py --run warm_start_3 --stages generate train eval report   # only (f)
 
 Design: every run uses `configs/mlm_135m_json.yaml`. (a) is the committed benchmark adapter
 (`benchmarks/train_mlm_135m_json.py`: 1.5 epochs over v3 train, 53 steps of 16 rows). The generated rows come
@@ -17,6 +18,7 @@ from `maaza data generate` (template teacher, seed 1, v3 test texts excluded).
 - (d) `warm_start`: (c)'s adapter (`model.init_adapter`) trained one more epoch over v3 train plus 1300 new
   generated rows (seed 2), at the published lr 2e-4 with a 5% warm-up: another hour of this CPU.
 - (e) `warm_start_2`: the same step once more from (d)'s adapter, with generated rows of seed 3.
+- (f) `warm_start_3`: and once more from (e)'s adapter, with generated rows of seed 4.
 All are evaluated the same way: the merged model as F16 GGUF on llama.cpp, schema-constrained, 2048-token
 budget, all 158 v3 test rows. The generation throughput of the template teacher and of a local-server teacher
 (llama-cpp-python's OpenAI-compatible server running the bundled SmolLM2 Q4_1 GGUF) is measured on this CPU too.
@@ -75,6 +77,26 @@ class MixedRun:
     overrides: tuple[str, ...] = ()  # recipe --set overrides of this run
 
 
+def warm_start(letter: str, result_name: str, *, seed: int, previous: tuple[str, str]) -> MixedRun:
+    """Run `letter`: the adapter of run `previous` (letter, result name) trained one more epoch over v3 train
+    plus 1300 new generated rows of `seed`, at lr 2e-4 with a 5% warm-up (`model.init_adapter`)."""
+    previous_letter, previous_name = previous
+    return MixedRun(
+        label=f"({letter}) ({previous_letter}) + 1 epoch on v3 + new generated",
+        generate_n=1300,
+        epochs=1.0,
+        generated=WORK / f"generated_1300_seed{seed}",
+        run_dir=WORK / result_name,
+        artifact=ARTIFACTS_DIR / f"mlm_135m_json_{result_name}",
+        result_name=result_name,
+        design=f"starts from ({previous_letter})'s adapter (model.init_adapter); one more epoch over v3 train + "
+        f"1300 new generated rows (seed {seed}) at lr 2e-4, 5% warm-up",
+        seed=seed,
+        init_adapter=ARTIFACTS_DIR / f"mlm_135m_json_{previous_name}",
+        overrides=("train.lr=2e-4", "train.warmup_ratio=0.05"),
+    )
+
+
 MIXED_RUNS = {
     "equal_steps": MixedRun(
         label="(b) v3 train + generated, equal steps",
@@ -98,38 +120,12 @@ MIXED_RUNS = {
         result_name="more_data",
         design="(a)'s recipe unchanged (1.5 epochs) over v3 train + generated rows",
     ),
-    "warm_start": MixedRun(
-        label="(d) (c) + 1 epoch on v3 + new generated",
-        # (c)'s adapter trained one more epoch over v3 train + a fresh generated set (seed 2: rows (c) never
-        # saw), at the published lr with a short warm-up: another hour of this CPU
-        generate_n=1300,
-        epochs=1.0,
-        generated=WORK / "generated_1300_seed2",
-        run_dir=WORK / "warm_start",
-        artifact=ARTIFACTS_DIR / "mlm_135m_json_warm_start",
-        result_name="warm_start",
-        design="starts from (c)'s adapter (model.init_adapter); one more epoch over v3 train + 1300 new "
-        "generated rows (seed 2) at lr 2e-4, 5% warm-up",
-        seed=2,
-        init_adapter=ARTIFACTS_DIR / "mlm_135m_json_more_data",
-        overrides=("train.lr=2e-4", "train.warmup_ratio=0.05"),
-    ),
-    "warm_start_2": MixedRun(
-        label="(e) (d) + 1 epoch on v3 + new generated",
-        # the same step again from (d)'s adapter with another fresh generated set (seed 3): does a third
-        # hour of this CPU still pay?
-        generate_n=1300,
-        epochs=1.0,
-        generated=WORK / "generated_1300_seed3",
-        run_dir=WORK / "warm_start_2",
-        artifact=ARTIFACTS_DIR / "mlm_135m_json_warm_start_2",
-        result_name="warm_start_2",
-        design="starts from (d)'s adapter (model.init_adapter); one more epoch over v3 train + 1300 new "
-        "generated rows (seed 3) at lr 2e-4, 5% warm-up",
-        seed=3,
-        init_adapter=ARTIFACTS_DIR / "mlm_135m_json_warm_start",
-        overrides=("train.lr=2e-4", "train.warmup_ratio=0.05"),
-    ),
+    # (c)'s adapter trained one more epoch over v3 train + a fresh generated set (seed 2: rows (c) never saw),
+    # at the published lr with a short warm-up: another hour of this CPU; (e) and (f) repeat the step from
+    # the run before (does each further hour still pay? (d) gave +3.2, (e) +5.0 points)
+    "warm_start": warm_start("d", "warm_start", seed=2, previous=("c", "more_data")),
+    "warm_start_2": warm_start("e", "warm_start_2", seed=3, previous=("d", "warm_start")),
+    "warm_start_3": warm_start("f", "warm_start_3", seed=4, previous=("e", "warm_start_2")),
 }
 TEACHER_SAMPLES = 12  # the local-server teacher's throughput sample (each rewrite is one 135M generation)
 

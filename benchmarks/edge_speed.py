@@ -29,10 +29,14 @@ REPO = Path(__file__).resolve().parents[1]
 ADAPTER = ARTIFACTS_DIR / "mlm_135m_json"
 EXPORTS = REPO / "runs" / "edge_exports"
 GGUF_FORMATS = ["gguf-f16", "gguf-q8_0", "gguf-q4_1", "gguf-q4_0", "gguf-q4_0-pure", "gguf-lora"]
-# The GPTQ Q4_0 file of data_lift.py's warm-start adapter (d) (`maaza export --adapter
+# The GPTQ Q4_0 files of data_lift.py's warm-start adapters (`maaza export --adapter
 # benchmarks/artifacts/mlm_135m_json_warm_start --out runs/data_lift/exports_warm_start --formats gguf-q4_0-gptq
-# --name warm_start`), measured when present: the file whose quality constrained_quality.md reports.
-GPTQ_FILES = [REPO / "runs" / "data_lift" / "exports_warm_start" / "warm_start-q4_0-gptq.gguf"]
+# --name warm_start`; (f) likewise, and once more with `--gptq-keep-q8_0 N --name warm_start_3_keep_q8_0` into
+# `exports_warm_start_3_keep_q8_0`), measured when present: the files whose quality constrained_quality.md
+# reports.
+GPTQ_FILES = [REPO / "runs" / "data_lift" / "exports_warm_start" / "warm_start-q4_0-gptq.gguf",
+              REPO / "runs" / "data_lift" / "exports_warm_start_3" / "warm_start_3-q4_0-gptq.gguf",
+              REPO / "runs" / "data_lift" / "exports_warm_start_3_keep_q8_0" / "warm_start_3_keep_q8_0-q4_0-gptq.gguf"]
 # GGUFs also measured under libgomp's default wait policy: the A/B of maaza's OMP_WAIT_POLICY=ACTIVE
 OPENMP_AB_FORMATS = ["gguf-q4_0", "gguf-q4_0-pure"]
 ONNX_FORMATS = ["onnx-int4", "onnx-int8"]

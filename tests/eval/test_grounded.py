@@ -84,7 +84,7 @@ def test_grounded_values_only(info: TokenizerInfo, smollm2_tokenizer: Any) -> No
     ok = [
         '{"rating":5,"review_text":"Real lead, \\"few\\" yourself."}',
         '{"rating":5,"review_text":"Real lead","reviewer":"Ian Phillips","email":"ian@example.net",'
-        '"phone":"+1 (555) 010-2030","verified":true,"tags":["red","blue"],"kind":"service"}',
+        '"phone":"+1 (555) 010-2030","verified":true,"tags":["red","blue"]}',
         '{"rating":5,"review_text":"yourself.\\nBy"}',  # spans may cross lines, as JSON writes them
     ]
     bad = [
@@ -93,6 +93,8 @@ def test_grounded_values_only(info: TokenizerInfo, smollm2_tokenizer: Any) -> No
         '{"rating":4,"review_text":"Real lead"}',  # 4 is not in the text
         '{"rating":10,"review_text":"Real lead"}',  # in the text, above the maximum
         '{"rating":5,"review_text":""}',  # minLength
+        '{"rating":5,"review_text":"Real lead","reviewer":""}',  # a copied value is never empty
+        '{"rating":5,"review_text":"Real lead","kind":"service"}',  # optional enum the text does not mention
         '{"rating":5,"review_text":"Real lead","date":"2024-01-01"}',  # no date in the text: no date key
         '{"rating":5,"review_text":"Real lead","email":"ian@example.com"}',
         '{"rating":5,"review_text":"Real lead","phone":" +1 (555) 010-2030"}',  # offered stripped
@@ -105,6 +107,29 @@ def test_grounded_values_only(info: TokenizerInfo, smollm2_tokenizer: Any) -> No
     assert [accepts(info, smollm2_tokenizer, grammar, answer) for answer in bad] == [False] * len(bad)
     with_date = compile_grammar(with_grounding(REVIEW_SCHEMA, TEXT + "\nOn 2024-01-01"))
     assert accepts(info, smollm2_tokenizer, with_date, '{"rating":5,"review_text":"Real lead","date":"2024-01-01"}')
+
+
+def test_optional_enum_offers_what_the_text_mentions(info: TokenizerInfo, smollm2_tokenizer: Any) -> None:
+    """An optional enum takes only values the text mentions (any case, `_`/`-` read as spaces); a required
+    one keeps every value, since the answer must have it."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "state": {"type": "string", "enum": ["open", "in_progress", "closed"]},
+            "kind": {"type": "string", "enum": ["product", "service"]},
+        },
+        "required": ["state"],
+    }
+    grammar = compile_grammar(with_grounding(schema, "Ticket is IN-PROGRESS; Kind: Service"))
+    answers = {
+        '{"state":"in_progress","kind":"service"}': True,
+        '{"state":"closed"}': True,  # required: any value of the enum
+        '{"state":"open","kind":"product"}': False,  # "product" is not in the text
+    }
+    assert {a: accepts(info, smollm2_tokenizer, grammar, a) for a in answers} == answers
+    mentioned = compile_grammar(with_grounding(schema, "state: open, the serviceman came"))
+    assert not accepts(info, smollm2_tokenizer, mentioned, '{"state":"open","kind":"service"}')  # whole words
+    assert accepts(info, smollm2_tokenizer, mentioned, '{"state":"open"}')
 
 
 def test_required_value_missing_from_the_text_falls_back(info: TokenizerInfo, smollm2_tokenizer: Any) -> None:

@@ -11,7 +11,7 @@ import pytest
 from export_helpers import run_export
 
 from maaza.errors import MaazaError
-from maaza.export.gguf_export import permute_qk
+from maaza.export.gguf_export import export_gguf, permute_qk
 from maaza.export.gptq import GPTQSettings, gptq_from_folder, gptq_q4_0, output_error, rtn_q4_0
 
 
@@ -137,3 +137,43 @@ def test_sequential_gptq_starts_like_one_pass_then_sees_quantized_inputs(
     np.testing.assert_array_equal(sequential[first].scales, one_pass[first].scales)
     later = "model.layers.1.mlp.down_proj.weight"
     assert not np.array_equal(sequential[later].codes, one_pass[later].codes)
+
+
+def test_gptq_keeps_its_worst_matrices_q8_0(tiny_model_dir: Path, edgejson_fixture: Any, tmp_path: Path) -> None:
+    """--gptq-keep-q8_0 N: the N matrices with the largest GPTQ output error are written Q8_0 from the merged
+    weights (not as blocks), every other one as the same GPTQ blocks as without the option."""
+    import gguf
+
+    out = tmp_path / "out"
+    argv = ["--model", str(tiny_model_dir), "--out", str(out), "--name", "tiny", "--formats", "gguf-q4_0-gptq",
+            "--calibration", str(edgejson_fixture.rows), "--calibration-schemas", str(edgejson_fixture.schemas),
+            "--calibration-rows", "3", "--gptq-keep-q8_0", "2", "--no-check"]
+    assert run_export(argv) == 0
+    entry = json.loads((out / "sizes.json").read_text())["formats"]["gguf-q4_0-gptq"]
+    assert entry["tensor_types"] == {"F32": 5, "Q4_0": 13, "Q8_0": 2}
+    gptq = entry["gptq"]
+    worst = [item["name"] for item in gptq["matrix_errors"]]
+    errors = [item["gptq"] for item in gptq["matrix_errors"]]
+    assert len(worst) == 15
+    assert errors == sorted(errors, reverse=True) and gptq["kept_q8_0"] == worst[:2] and gptq["matrices"] == 13
+
+    blocks, _ = gptq_from_folder(tiny_model_dir, GPTQSettings(str(edgejson_fixture.rows),
+                                                              str(edgejson_fixture.schemas), 3))
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2)
+    stored = {t.name: t for t in gguf.GGUFReader(out / entry["path"]).tensors}
+    for key in blocks:
+        tensor = stored[names.get_name(key, try_suffixes=(".weight",))]
+        kind = gguf.GGMLQuantizationType.Q8_0 if key in gptq["kept_q8_0"] else gguf.GGMLQuantizationType.Q4_0
+        assert tensor.tensor_type == kind, key
+        if kind == gguf.GGMLQuantizationType.Q4_0 and "_proj" in key and not key.endswith(("q_proj.weight",
+                                                                                             "k_proj.weight")):
+            values = gguf.quants.dequantize(tensor.data, kind).reshape(tensor.data.shape[0], -1)
+            np.testing.assert_array_equal(values, blocks[key].dequantize())
+    with pytest.raises(MaazaError, match="--gptq-keep-q8_0: must be 0 or more"):
+        GPTQSettings(rows="x.jsonl", keep_q8_0=-1).resolve()
+    bad = tmp_path / "bad.gguf"
+    with pytest.raises(MaazaError, match=r"no tensor named model\.nope\.weight to give a type to"):
+        export_gguf(tiny_model_dir, bad, "q4_0", type_overrides={"model.nope.weight": "q8_0"})
+    with pytest.raises(MaazaError, match=r"unknown type of 'model\.norm\.weight' 'q3_k'"):
+        export_gguf(tiny_model_dir, bad, "q4_0", type_overrides={"model.norm.weight": "q3_k"})
+    assert not bad.exists() and not list(tmp_path.glob(".bad.gguf.*"))

@@ -16,6 +16,11 @@ cannot stop that. This module compiles (schema, text) into an llguidance Lark gr
   a required one falls back to the plain schema for that value;
 - objects keep the schema's `properties` order with optional members skippable (like llguidance's own
   JSON compiler) and take no undeclared keys; arrays honour `minItems`/`maxItems` (not `uniqueItems`);
+- a free string is never empty; an enum of an optional property offers only the values the text mentions
+  (ignoring case, `_`/`-` as spaces) and is left out when it mentions none: a fine-tuned model otherwise
+  adds `"status": "completed"` or `"request_id": ""` to answers whose text says neither. On EdgeJSON v3
+  train, 426 of 435 optional enum values in the gold answers are mentioned in their text and no gold
+  string is empty;
 - booleans, null, enums and consts are literal choices; formats without a regex here (uri, hostname,
   ipv4/6, time, duration) and any node this compiler does not model (`anyOf`, `oneOf`, `allOf`, `not`,
   type-less nodes) are delegated to llguidance's own JSON compiler inline (`%json {...}`), so only
@@ -169,6 +174,11 @@ def _in_range(value: float, node: dict[str, Any]) -> bool:
     )
 
 
+def _loose(text: str) -> str:
+    """Lower case, `_` and `-` as spaces: the form in which an enum value is looked for in the text."""
+    return re.sub(r"[_\-]", " ", text.lower())
+
+
 def _choice(literals: list[str]) -> str:
     """Lark alternation of exact JSON texts, longest first."""
     return "(" + " | ".join(_lark_string(lit) for lit in sorted(literals, key=len, reverse=True)) + ")"
@@ -184,6 +194,7 @@ class _Compiler:
 
     def __init__(self, text: str, lenient_datetime: bool) -> None:
         self.text = text
+        self.loose_text = _loose(text)
         self.lenient_datetime = lenient_datetime
         self.lines: list[str] = []
         self.terminals: dict[str, str] = {}  # body -> name
@@ -212,7 +223,15 @@ class _Compiler:
         schema = {**node, "x-guidance": {"whitespace_flexible": False}} if isinstance(node, dict) else {}
         return self._rule("%json " + json.dumps(schema, ensure_ascii=False))
 
-    def node(self, node: Any) -> str | None:
+    def mentions(self, value: str) -> bool:
+        """Whether `value` is written in the text as a whole word or phrase, ignoring case and `_`/`-`
+        against spaces (an enum value `in_progress` is mentioned by "Status: In Progress")."""
+        phrase = _loose(value)
+        return bool(phrase) and re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", self.loose_text) is not None
+
+    def node(self, node: Any, *, optional: bool = False) -> str | None:
+        """Lark for a schema node; `optional`: the node is the value of an optional property, so an enum
+        offers only the values the text mentions (None, i.e. the key is left out, when it mentions none)."""
         if node is True or node == {}:
             return self.inline_json({})
         if not isinstance(node, dict):
@@ -220,7 +239,8 @@ class _Compiler:
         if "const" in node:
             return _lark_string(json.dumps(node["const"], ensure_ascii=False, separators=(",", ":")))
         if "enum" in node and isinstance(node["enum"], list):
-            values = [json.dumps(v, ensure_ascii=False, separators=(",", ":")) for v in node["enum"]]
+            choices = [v for v in node["enum"] if not (optional and isinstance(v, str)) or self.mentions(v)]
+            values = [json.dumps(v, ensure_ascii=False, separators=(",", ":")) for v in choices]
             return _choice(values) if values else None
         if set(node) - _MODELLED or "type" not in node:
             return self.inline_json(node)
@@ -261,9 +281,10 @@ class _Compiler:
             regexes.append(_unanchored(node["pattern"]))
         if regexes:
             return self._pattern_string(regexes, low, high if isinstance(high, int) else None)
+        low = max(low, 1)  # a copied value is never empty (no gold string in EdgeJSON v3 is "")
         if len(self.text) < low:
             return None
-        repeat = f"{{{low},{int(high)}}}" if isinstance(high, int) else (f"{{{low},}}" if low else "*")
+        repeat = f"{{{low},{int(high)}}}" if isinstance(high, int) else f"{{{low},}}"
         return self._terminal(f'"\\"" (GROUNDED & {_lark_regex(_JSON_CHAR + repeat)}) "\\""')
 
     def _pattern_string(self, regexes: list[str], low: int, high: int | None) -> str | None:
@@ -317,7 +338,7 @@ class _Compiler:
         first: str | None = None  # members i..n when nothing was written yet (None: derives only "")
         rest: str | None = None  # members i..n after at least one member (each starts with ",")
         for key in reversed(list(properties)):
-            value = self.node(properties[key])
+            value = self.node(properties[key], optional=key not in required)
             if value is None:
                 if key not in required:
                     continue  # nothing in the text can fill it: leave it out

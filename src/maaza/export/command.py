@@ -76,6 +76,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--gptq-sequential", action="store_true",
                    help="GPTQ Hessians layer by layer through the quantized layers before (default: one pass "
                    "of the unquantized model)")
+    p.add_argument("--gptq-keep-q8_0", type=int, default=0, metavar="N",
+                   help="write the N matrices with GPTQ's largest relative output error on the calibration "
+                   "rows as Q8_0 instead of Q4_0 (default 0: all Q4_0)")
     p.set_defaults(handler=run)
 
 
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         tokenizer_pre=args.tokenizer_pre, check=not args.no_check, check_tokens=args.check_tokens,
         report=print, gptq=GPTQSettings(args.calibration, args.calibration_schemas, args.calibration_rows,
                                         args.gptq_damp, act_order=not args.gptq_no_act_order,
-                                        sequential=args.gptq_sequential),
+                                        sequential=args.gptq_sequential, keep_q8_0=args.gptq_keep_q8_0),
     )
     failed = [fmt for fmt, entry in summary["formats"].items()
               if fmt in summary["last_run"] and (entry.get("check") or {}).get("passed") is False]
@@ -251,15 +254,16 @@ def export_model(
                 continue
             kind = fmt.removeprefix("gguf-")
             path = out / f"{stem}-{kind}.gguf"
-            calibrated, gptq_summary = None, None
+            calibrated, gptq_summary, type_overrides = None, None, None
             if fmt == GPTQ_FORMAT:
                 calibrated, gptq_summary = gptq_from_folder(source, gptq or GPTQSettings(), say)
+                type_overrides = dict.fromkeys(gptq_summary["kept_q8_0"], "q8_0")
                 qtype, embedding_type = "q4_0", "q4_0"
             else:
                 qtype = kind.removesuffix(PURE_SUFFIX)
                 embedding_type = qtype if kind.endswith(PURE_SUFFIX) else None
             info = export_gguf(source, path, qtype, tokenizer_pre=tokenizer_pre, name=stem,
-                               embedding_type=embedding_type, calibrated=calibrated)
+                               embedding_type=embedding_type, calibrated=calibrated, type_overrides=type_overrides)
             entry = {"path": path.name, **info.to_dict()}
             if gptq_summary is not None:
                 entry["gptq"] = gptq_summary

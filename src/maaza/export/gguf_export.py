@@ -19,6 +19,7 @@ Tensor types (numpy quantizers of the installed `gguf`; K-quants can only be deq
   the default 4-bit format of `maaza export`; Q4_0 (~7% smaller) stays available.
 - `calibrated`: Q4_0 blocks chosen elsewhere (GPTQ, `maaza.export.gptq`, the `gguf-q4_0-gptq` format) are
   written as given, packed in ggml's Q4_0 layout, instead of rounded here.
+- `type_overrides`: one type for one named matrix (GPTQ's `kept_q8_0`: its most-damaged matrices as Q8_0).
 - A matrix whose rows are not a multiple of the block size (32) cannot be block-quantized: it is stored
   F16 and listed in `fallbacks`.
 
@@ -297,16 +298,20 @@ def export_gguf(
     name: str | None = None,
     embedding_type: str | None = None,
     calibrated: Mapping[str, Q4Blocks] | None = None,
+    type_overrides: Mapping[str, str] | None = None,
 ) -> GGUFExport:
     """Write `model_dir` (Llama, safetensors, byte-level BPE tokenizer) to `out_path` atomically.
 
     `embedding_type` overrides the token embedding's (and tied output head's) type, e.g. `q4_0` for a fully
     4-bit file: the head is read every decode step, so its bytes are a fifth of a 135M model's step.
     `calibrated` maps safetensors names to Q4_0 blocks already chosen (GPTQ, `maaza.export.gptq`); those
-    matrices are written as they are, Q4_0, whatever `qtype` says for the rest."""
+    matrices are written as they are, Q4_0, whatever `qtype` says for the rest. `type_overrides` maps
+    safetensors names to the type of that one matrix (e.g. the ones GPTQ damages most, kept Q8_0)."""
     import gguf
 
-    for label, value in (("GGUF type", qtype), ("embedding type", embedding_type)):
+    overrides = dict(type_overrides or {})
+    for label, value in (("GGUF type", qtype), ("embedding type", embedding_type),
+                         *((f"type of '{key}'", kind) for key, kind in overrides.items())):
         if value is not None and value not in GGUF_TYPES:
             raise MaazaError(f"unknown {label} '{value}'; choose one of {', '.join(GGUF_TYPES)}")
     started = time.perf_counter()
@@ -366,11 +371,13 @@ def export_gguf(
                 continue
             if rotary_kv_heads is not None:
                 data = permute_qk(data, n_head, rotary_kv_heads)
-            kind = _choose_type(gguf_name, data, qtype, embedding_type)
+            kind = overrides.pop(hf_name, None) or _choose_type(gguf_name, data, qtype, embedding_type)
             if kind not in ("f32", "f16") and data.shape[-1] % 32:
                 fallbacks.append(gguf_name)
                 kind = "f16"
             prepared.append((gguf_name, data, kind))
+        if overrides:
+            raise MaazaError(f"{folder}: no tensor named {', '.join(sorted(overrides))} to give a type to")
         prepared.sort(key=lambda item: _block_order(item[0]))
         counts: Counter[str] = Counter()
         for gguf_name, data, kind in prepared:

@@ -371,6 +371,9 @@ class GPTQSettings:
     # Layer by layer measured no better than one pass on EdgeJSON v3 (55.7% vs 57.0% JSONExact, warm-start
     # adapter (d)) and takes 1.5x as long, so one pass is the default.
     sequential: bool = False
+    # The matrices GPTQ still damages most (largest relative output error on the calibration inputs) are
+    # written Q8_0 instead: a few of them buy back quality for a few MB and a little speed.
+    keep_q8_0: int = 0
 
     def resolve(self) -> tuple[Path, Path]:
         from maaza.paths import data_root, resolve_under_data_root
@@ -379,6 +382,8 @@ class GPTQSettings:
             raise MaazaError("--calibration-rows: must be at least 1")
         if not 0 < self.damp < 1:
             raise MaazaError("--gptq-damp: must be in (0, 1)")
+        if self.keep_q8_0 < 0:
+            raise MaazaError("--gptq-keep-q8_0: must be 0 or more")
         root = data_root()
         default = root / "edgejson_v3" if root is not None else None
         if self.rows is None and (default is None or not (default / "train.jsonl").is_file()):
@@ -405,7 +410,8 @@ def gptq_from_folder(
     model_dir: str | Path, settings: GPTQSettings, report: Callable[[str], None] | None = None
 ) -> tuple[dict[str, Q4Blocks], dict[str, Any]]:
     """Calibrate the model in `model_dir` (fp32, transformers) and GPTQ every matrix; the blocks for
-    `export_gguf(calibrated=...)` and a summary for sizes.json (calibration, time, output errors vs RTN)."""
+    `export_gguf(calibrated=...)` and a summary for sizes.json (calibration, time, output errors vs RTN, and
+    `kept_q8_0`: the `settings.keep_q8_0` worst matrices, left out of the blocks, to be written Q8_0)."""
     import hashlib
 
     import torch
@@ -439,12 +445,18 @@ def gptq_from_folder(
     if report:
         report(f"gptq: {len(blocks)} matrices, {calibration.rows} rows / {calibration.tokens} tokens, {seconds} s")
     tied = bool(getattr(model.config, "tie_word_embeddings", False))
-    gptq_errors, rtn_errors = [], []
+    errors: dict[str, tuple[float, float]] = {}  # safetensors name -> (GPTQ, RTN) relative output error
     for name, hessian in calibration.hessians.items():
         key = _weight_key(name, tied)
         if key in blocks:
-            gptq_errors.append(output_error(originals[name], hessian, blocks[key].dequantize()))
-            rtn_errors.append(output_error(originals[name], hessian, rtn_q4_0(originals[name])))
+            errors[key] = (output_error(originals[name], hessian, blocks[key].dequantize()),
+                           output_error(originals[name], hessian, rtn_q4_0(originals[name])))
+    worst = sorted(errors, key=lambda key: errors[key][0], reverse=True)
+    kept = worst[: settings.keep_q8_0]
+    for key in kept:
+        del blocks[key]
+    if report and kept:
+        report(f"gptq: {len(kept)} matrices with the largest output error kept Q8_0")
     summary = {
         "method": "GPTQ (arXiv:2210.17323), Q4_0 blocks of 32",
         "act_order": settings.act_order,
@@ -461,8 +473,12 @@ def gptq_from_folder(
         "damp": settings.damp,
         "seconds": seconds,  # calibration passes + GPTQ
         "matrices": len(blocks),
-        # mean over matrices of tr(ΔW H ΔWᵀ)/tr(W H Wᵀ) on the calibration inputs
-        "relative_output_error": {"gptq": float(np.mean(gptq_errors)), "rtn": float(np.mean(rtn_errors))},
+        # mean over all matrices of tr(ΔW H ΔWᵀ)/tr(W H Wᵀ) on the calibration inputs (before any is kept Q8_0)
+        "relative_output_error": {"gptq": float(np.mean([e[0] for e in errors.values()])),
+                                  "rtn": float(np.mean([e[1] for e in errors.values()]))},
+        # every matrix, worst first: what --gptq-keep-q8_0 N picks from
+        "matrix_errors": [{"name": key, "gptq": errors[key][0], "rtn": errors[key][1]} for key in worst],
+        "kept_q8_0": kept,  # written Q8_0 by export_gguf (`type_overrides`), not as these blocks
     }
     return blocks, summary
 
