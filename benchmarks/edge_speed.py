@@ -111,7 +111,9 @@ def main() -> int:
         "policy, for comparison. `q4_0-pure` is Q4_0 throughout, the token embedding / tied output head "
         "included (`maaza export --formats gguf-q4_0-pure`); plain q4_0 keeps that head Q8_0. "
         "`warm_start-q4_0-gptq.gguf` has the same layout, its 4-bit codes chosen by GPTQ on 128 EdgeJSON v3 train "
-        "rows (`--formats gguf-q4_0-gptq`), for data_lift.py's warm-start adapter (d).",
+        "rows (`--formats gguf-q4_0-gptq`), for data_lift.py's warm-start adapter (d); `warm_start_3-q4_0-gptq."
+        "gguf` the same for adapter (f), and `warm_start_3_keep_q8_0-q4_0-gptq.gguf` that with its 24 "
+        "matrices of largest GPTQ error kept Q8_0 (`--gptq-keep-q8_0 24`).",
     ]
     text = "\n".join(lines) + "\n"
     atomic_write_text(RESULTS_DIR / "edge_speed.md", text)

@@ -5,8 +5,9 @@ every graph node: several hundred per decode step of a 135M model, each a few mi
 libgomp's default policy a waiting thread spins briefly and then sleeps, so on a busy-but-shared machine it
 often has to be woken; `OMP_WAIT_POLICY=ACTIVE` keeps it spinning. On the 2-core dev box, in one run of
 benchmarks/edge_speed.py (commit 533068c), that took q4_0 from 165 to 183 decode tokens/s and pure Q4_0 from
-170 to 227; in a later run pure Q4_0 from 162 to 201 but q4_0 from 145 to 133 (rows `omp=default` of
-benchmarks/results/edge_speed.md). The gain is real for the fastest file and within this VM's noise for q4_0.
+170 to 227; in a later run pure Q4_0 from 162 to 201 but q4_0 from 145 to 133; in the run of e5daf2c pure
+Q4_0 from 193 to 203 and q4_0 from 152 to 165 (rows `omp=default` of benchmarks/results/edge_speed.md). The
+gain is real for the fastest file and within this VM's noise for q4_0.
 
 The policy is read once, when the OpenMP runtime loads (torch loads one too, and llama.cpp then shares it),
 so it must be in the environment before then. A policy the user set is always kept: PASSIVE is the right

@@ -82,10 +82,15 @@ def test_eval_writes_complete_results_and_resumes(
     kept = examples[1]
     results["examples"] = [kept]
     results["status"] = "partial"
+    first_commit = results["environment"]["git_commit"]
+    results["environment"]["git_commit"] = "0" * 40  # as if the first rows came from another commit
     out.write_text(json.dumps(results), encoding="utf-8")
     assert _eval(tiny_model_dir, edgejson_fixture, out) == 0
     resumed = _read(out)
     assert resumed["status"] == "complete"
+    # the first run's environment stays; the resume is listed after it
+    assert resumed["environment"]["git_commit"] == "0" * 40
+    assert [env["git_commit"] for env in resumed["resumed_environments"]] == [first_commit]
     assert [e["id"] for e in resumed["examples"]] == ["c1", "o1", "c2"]
     assert resumed["examples"][1] == kept
     # Greedy decoding is deterministic: regenerated rows match the first run's text.

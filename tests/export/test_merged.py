@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from maaza.errors import MaazaError
+from maaza.eval.runner import saved_model_metadata
 from maaza.export.command import add_parser
 from maaza.export.merged import export_merged
 
@@ -76,6 +77,16 @@ def test_export_command_merged_and_gguf_from_adapter(adapter_dir: Path, tmp_path
     assert sizes["formats"]["gguf-q8_0"]["path"] == "tiny-json-q8_0.gguf"  # named after maaza.json "name"
     assert (out / "tiny-json-q8_0.gguf").stat().st_size == sizes["formats"]["gguf-q8_0"]["bytes"]
     assert sizes["source"]["adapter"] == str(adapter_dir)
+
+    # a GGUF exported alone (no merged/ beside it) still finds the prompt format the adapter was trained with
+    alone = tmp_path / "alone"
+    args = parser.parse_args(["export", "--adapter", str(adapter_dir), "--out", str(alone), "--formats",
+                              "gguf-q8_0", "--no-check"])
+    assert args.handler(args) == 0
+    assert not (alone / "merged").exists()
+    metadata = saved_model_metadata(str(alone / "tiny-json-q8_0.gguf"), None)
+    assert metadata["prompt_format"] == "schema-chat" and metadata["kind"] == "merged"
+    assert metadata["merged_from"] == str(adapter_dir)
 
     # the merged check (fp32 merge vs unmerged adapter) on its own
     args = parser.parse_args(["export", "--adapter", str(adapter_dir), "--out", str(out), "--formats", "merged"])

@@ -146,6 +146,7 @@ class EvalRun:
         self.rows = load_rows(config.data, self.schemas, limit=config.limit)
         self.data_sha256 = file_sha256(config.data)
         self.environment = environment()
+        self.resumed_environments: list[dict[str, Any]] = []
 
     def _identity(self, prompt_format: str) -> dict[str, Any]:
         cfg = self.config
@@ -210,6 +211,11 @@ class EvalRun:
                 float(stored.get("mask_seconds", 0.0)),
                 int(stored.get("mask_calls", 0)),
             )
+            # The file keeps the environment its first rows were made in; each resume is listed after it,
+            # so a row is never credited to a commit that did not produce it.
+            if previous.get("environment"):
+                self.resumed_environments = [*previous.get("resumed_environments", []), self.environment]
+                self.environment = previous["environment"]
         wanted_ids = {row.id for row in self.rows}
         examples = {key: value for key, value in examples.items() if key in wanted_ids}
         pending = [row for row in self.rows if row.id not in examples]
@@ -326,6 +332,7 @@ class EvalRun:
                 "rows": len(self.rows),
             },
             "environment": self.environment,
+            **({"resumed_environments": self.resumed_environments} if self.resumed_environments else {}),
             "metrics": aggregate(ordered) if ordered else {},
             "timing": timing,
             "examples": ordered,

@@ -188,7 +188,7 @@ def export_model(
     from maaza.export.merged import export_merged, folder_bytes
     from maaza.export.onnx_export import export_onnx, verify_onnx
     from maaza.io import atomic_write_json
-    from maaza.models.loading import read_model_metadata
+    from maaza.models.loading import METADATA_FILE, read_model_metadata
     from maaza.models.registry import DEFAULT_MODEL, resolve_model
 
     chosen = list(dict.fromkeys(formats or ((("merged",) if adapter else ()) + DEFAULT_GGUF_FORMATS)))
@@ -241,6 +241,10 @@ def export_model(
             "folder": str(source) if not str(source).startswith(scratch) else None,
             "safetensors_bytes": sum(f.stat().st_size for f in source.glob("*.safetensors")),
         }
+        # The prompt format (and name, task) travel with every file written here, not only with `merged/`:
+        # a GGUF exported alone would otherwise be prompted in the default format by `maaza eval`/`extract`.
+        if folder_metadata := read_model_metadata(source):
+            atomic_write_json(out / METADATA_FILE, folder_metadata)
         tokenizer_result: tuple[str, bool | None] | None = None
         if "gguf-lora" in chosen:
             assert adapter is not None
