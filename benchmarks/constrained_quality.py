@@ -21,6 +21,7 @@ from common import ARTIFACTS_DIR, RESULTS_DIR, num, pct, provenance_header
 from maaza.envinfo import environment
 from maaza.eval.metrics import aggregate
 from maaza.eval.runner import EvalConfig, EvalRun
+from maaza.export.command import GPTQ_FORMATS
 from maaza.io import atomic_write_json, atomic_write_text
 from maaza.tasks.edgejson import default_paths
 
@@ -41,8 +42,8 @@ VARIANTS = {"": (False, False), GUARD_SUFFIX: (True, False), GROUNDED_SUFFIX: (T
 # (c) v3 train + generated rows, (d) (c) warm-started for one more epoch over v3 train + new generated rows,
 # (e) (d) warm-started the same way once more.
 # Each as its F16 GGUF (written by data_lift.py's `eval` stage) and as the bundled Q4_1 base + the adapter
-# as an F16 LoRA GGUF (the 4-bit file a user ships), and as a GPTQ Q4_0 GGUF where one was exported beside the
-# F16 (`maaza export --adapter ARTIFACT --out FOLDER --formats gguf-q4_0-gptq --name NAME`).
+# as an F16 LoRA GGUF (the 4-bit file a user ships), and as GPTQ Q4_0 / IQ4_NL GGUFs where exported beside the
+# F16 (`maaza export --adapter ARTIFACT --out FOLDER --formats gguf-q4_0-gptq gguf-iq4_nl-gptq --name NAME`).
 DATA_LIFT_ADAPTERS = {
     "v3+generated adapter": (REPO / "runs" / "data_lift" / "exports_more_data", ARTIFACTS_DIR / "mlm_135m_json_more_data"),
     "warm-start adapter": (REPO / "runs" / "data_lift" / "exports_warm_start", ARTIFACTS_DIR / "mlm_135m_json_warm_start"),
@@ -90,9 +91,10 @@ def export_targets() -> list[tuple[str, str, str, str | None]]:
         if (folder / "sizes.json").is_file():
             formats = json.loads((folder / "sizes.json").read_text())["formats"]
             targets.append((f"llamacpp f16, {name}", "llamacpp", str(folder / formats["gguf-f16"]["path"]), None))
-            if "gguf-q4_0-gptq" in formats:  # `maaza export --formats gguf-q4_0-gptq` into the same folder
-                path = str(folder / formats["gguf-q4_0-gptq"]["path"])
-                targets.append((f"llamacpp q4_0-gptq, {name}", "llamacpp", path, None))
+            for fmt in GPTQ_FORMATS:  # `maaza export --formats gguf-q4_0-gptq|gguf-iq4_nl-gptq` into the same folder
+                if fmt in formats:
+                    path = str(folder / formats[fmt]["path"])
+                    targets.append((f"llamacpp {fmt.removeprefix('gguf-')}, {name}", "llamacpp", path, None))
         mixed = folder.with_name(folder.name + MIXED_SUFFIX) / "sizes.json"
         if mixed.is_file():  # the same export with `--gptq-keep-q8_0 N` (its worst matrices Q8_0)
             entry = json.loads(mixed.read_text())["formats"]["gguf-q4_0-gptq"]

@@ -25,10 +25,13 @@ ONNX_FORMATS = ("onnx-fp32", "onnx-int8", "onnx-int4")
 # file is ~15% smaller and decodes faster, at some quality cost (benchmarks/edge_speed.md, constrained_quality.md).
 PURE_SUFFIX = "-pure"
 # The pure Q4_0 layout with every matrix chosen by GPTQ on calibration rows (maaza.export.gptq) instead of
-# rounded to nearest: the merged fine-tune survives 4 bits.
+# rounded to nearest: the merged fine-tune survives 4 bits. The IQ4_NL one: the same with llama.cpp's
+# non-linear 4-bit grid (same size and speed, closer weights).
 GPTQ_FORMAT = "gguf-q4_0-gptq"
-FORMATS = ("merged", "gguf-f16", "gguf-q8_0", "gguf-q4_0", "gguf-q4_0-pure", GPTQ_FORMAT, "gguf-q4_1",
-           "gguf-lora", *ONNX_FORMATS)
+IQ4_NL_GPTQ_FORMAT = "gguf-iq4_nl-gptq"
+GPTQ_FORMATS = {GPTQ_FORMAT: "q4_0", IQ4_NL_GPTQ_FORMAT: "iq4_nl"}  # format -> block type
+FORMATS = ("merged", "gguf-f16", "gguf-q8_0", "gguf-q4_0", "gguf-q4_0-pure", GPTQ_FORMAT, IQ4_NL_GPTQ_FORMAT,
+           "gguf-q4_1", "gguf-lora", *ONNX_FORMATS)
 DEFAULT_GGUF_FORMATS = ("gguf-f16", "gguf-q8_0", "gguf-q4_1")
 SIZES_FILE = "sizes.json"
 
@@ -42,7 +45,8 @@ def add_parser(sub: Any) -> None:
         "plain transformers folder), GGUF files for llama.cpp (gguf-f16, gguf-q8_0, gguf-q4_0, gguf-q4_1 with "
         "a Q8_0 token embedding/output head; gguf-q4_0-pure: that head Q4_0 too, the fastest file; "
         f"{GPTQ_FORMAT}: the same layout with each matrix quantized by GPTQ on --calibration rows, so a "
-        "merged fine-tune keeps its quality at 4 bits; "
+        f"merged fine-tune keeps its quality at 4 bits; {IQ4_NL_GPTQ_FORMAT}: the same with llama.cpp's "
+        "non-linear IQ4_NL blocks (same size); "
         "gguf-lora: the adapter alone as a LoRA GGUF, run on the base's own 4-bit GGUF with `maaza eval "
         "--backend llamacpp --model BASE --adapter FILE`, which keeps the fine-tune that re-quantizing loses) and "
         "ONNX Runtime GenAI folders (onnx-fp32, onnx-int8, onnx-int4: MatMulNBits weights in blocks of 32; "
@@ -64,7 +68,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-check", action="store_true", help="skip reloading and comparing each export")
     p.add_argument("--check-tokens", type=int, default=16, help="greedy tokens compared per check (default 16)")
     p.add_argument("--calibration", default=None, metavar="ROWS.jsonl",
-                   help=f"{GPTQ_FORMAT}: EdgeJSON rows (prompt, schema_id, expected_output) whose prompts + "
+                   help=f"{GPTQ_FORMAT} / {IQ4_NL_GPTQ_FORMAT}: EdgeJSON rows (prompt, schema_id, expected_output) whose prompts + "
                    "targets calibrate GPTQ (default: the data root's edgejson_v3/train.jsonl)")
     p.add_argument("--calibration-schemas", default=None, metavar="DIR",
                    help="their schema folder (default: `schemas` beside the rows)")
@@ -78,7 +82,7 @@ def add_parser(sub: Any) -> None:
                    "of the unquantized model)")
     p.add_argument("--gptq-keep-q8_0", type=int, default=0, metavar="N",
                    help="write the N matrices with GPTQ's largest relative output error on the calibration "
-                   "rows as Q8_0 instead of Q4_0 (default 0: all Q4_0)")
+                   "rows as Q8_0 instead of 4-bit (default 0: all 4-bit)")
     p.set_defaults(handler=run)
 
 
@@ -195,7 +199,7 @@ def export_model(
     unknown = [fmt for fmt in chosen if fmt not in FORMATS]
     if unknown:
         raise MaazaError(f"unknown export format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
-    if GPTQ_FORMAT in chosen:
+    if any(fmt in GPTQ_FORMATS for fmt in chosen):
         (gptq or GPTQSettings()).resolve()  # a missing calibration file fails before any work
     if "merged" in chosen and not adapter:
         raise MaazaError("the 'merged' format needs --adapter (a plain model folder is already merged)")
@@ -259,10 +263,10 @@ def export_model(
             kind = fmt.removeprefix("gguf-")
             path = out / f"{stem}-{kind}.gguf"
             calibrated, gptq_summary, type_overrides = None, None, None
-            if fmt == GPTQ_FORMAT:
-                calibrated, gptq_summary = gptq_from_folder(source, gptq or GPTQSettings(), say)
+            if fmt in GPTQ_FORMATS:
+                qtype = embedding_type = GPTQ_FORMATS[fmt]
+                calibrated, gptq_summary = gptq_from_folder(source, gptq or GPTQSettings(), say, kind=qtype)
                 type_overrides = dict.fromkeys(gptq_summary["kept_q8_0"], "q8_0")
-                qtype, embedding_type = "q4_0", "q4_0"
             else:
                 qtype = kind.removesuffix(PURE_SUFFIX)
                 embedding_type = qtype if kind.endswith(PURE_SUFFIX) else None

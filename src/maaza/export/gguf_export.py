@@ -17,8 +17,10 @@ Tensor types (numpy quantizers of the installed `gguf`; K-quants can only be deq
   Q4_1 export of the base reproduces them exactly (its file is within 288 bytes of the shipped one, max
   |logit diff| 0), while Q4_0 re-quantizes that grid (top-1 agreement 71% on the check prompt). Q4_1 is
   the default 4-bit format of `maaza export`; Q4_0 (~7% smaller) stays available.
-- `calibrated`: Q4_0 blocks chosen elsewhere (GPTQ, `maaza.export.gptq`, the `gguf-q4_0-gptq` format) are
-  written as given, packed in ggml's Q4_0 layout, instead of rounded here.
+- `iq4_nl`: llama.cpp's non-linear 4-bit type, the same size as Q4_0. The `gguf` package cannot quantize
+  it, so a matrix given that type is rounded by `maaza.export.gptq.rtn_blocks` (llama.cpp's scale search).
+- `calibrated`: Q4_0 or IQ4_NL blocks chosen elsewhere (GPTQ, `maaza.export.gptq`, the `gguf-q4_0-gptq` and
+  `gguf-iq4_nl-gptq` formats) are written as given, packed in ggml's layout, instead of rounded here.
 - `type_overrides`: one type for one named matrix (GPTQ's `kept_q8_0`: its most-damaged matrices as Q8_0).
 - A matrix whose rows are not a multiple of the block size (32) cannot be block-quantized: it is stored
   F16 and listed in `fallbacks`.
@@ -43,10 +45,10 @@ from typing import Any
 import numpy as np
 
 from maaza.errors import MaazaError
-from maaza.export.gptq import Q4Blocks
+from maaza.export.gptq import Q4Blocks, rtn_blocks
 
-GGUF_TYPES = ("f16", "q8_0", "q4_0", "q4_1")
-PACKED_Q4_0 = "q4_0-packed"  # a prepared tensor already packed from calibrated blocks (written as Q4_0)
+GGUF_TYPES = ("f16", "q8_0", "q4_0", "q4_1", "iq4_nl")
+PACKED = "-packed"  # suffix of a prepared tensor's type when its bytes are already packed 4-bit blocks
 DEFAULT_CHECK_PROMPT = (
     "Extract the structured JSON data from the following text.\n\n"
     "Input: Order A17 for Bob (age 41) is shipped: 2 x K9 at 3.50 EUR.\n\nOutput:"
@@ -66,6 +68,7 @@ def _ggml_type(name: str) -> Any:
         "q8_0": gguf.GGMLQuantizationType.Q8_0,
         "q4_0": gguf.GGMLQuantizationType.Q4_0,
         "q4_1": gguf.GGMLQuantizationType.Q4_1,
+        "iq4_nl": gguf.GGMLQuantizationType.IQ4_NL,
     }[name]
 
 
@@ -77,6 +80,7 @@ def _file_type(qtype: str) -> Any:
         "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
         "q4_0": gguf.LlamaFileType.MOSTLY_Q4_0,
         "q4_1": gguf.LlamaFileType.MOSTLY_Q4_1,
+        "iq4_nl": gguf.LlamaFileType.MOSTLY_IQ4_NL,
     }[qtype]
 
 
@@ -304,8 +308,8 @@ def export_gguf(
 
     `embedding_type` overrides the token embedding's (and tied output head's) type, e.g. `q4_0` for a fully
     4-bit file: the head is read every decode step, so its bytes are a fifth of a 135M model's step.
-    `calibrated` maps safetensors names to Q4_0 blocks already chosen (GPTQ, `maaza.export.gptq`); those
-    matrices are written as they are, Q4_0, whatever `qtype` says for the rest. `type_overrides` maps
+    `calibrated` maps safetensors names to 4-bit blocks already chosen (GPTQ, `maaza.export.gptq`); those
+    matrices are written as they are, in their blocks' type, whatever `qtype` says for the rest. `type_overrides` maps
     safetensors names to the type of that one matrix (e.g. the ones GPTQ damages most, kept Q8_0)."""
     import gguf
 
@@ -363,11 +367,11 @@ def export_gguf(
             if calibrated and hf_name in calibrated:
                 blocks = calibrated[hf_name]
                 if blocks.codes.shape != data.shape:
-                    raise MaazaError(f"calibrated Q4_0 blocks for '{hf_name}' have shape {blocks.codes.shape}, "
+                    raise MaazaError(f"calibrated {blocks.kind.upper()} blocks for '{hf_name}' have shape {blocks.codes.shape}, "
                                      f"the tensor {data.shape}")
                 if rotary_kv_heads is not None:
                     blocks = blocks.permute_rows(lambda rows, kv=rotary_kv_heads: permute_qk(rows, n_head, kv))
-                prepared.append((gguf_name, blocks.pack(), PACKED_Q4_0))
+                prepared.append((gguf_name, blocks.pack(), blocks.kind + PACKED))
                 continue
             if rotary_kv_heads is not None:
                 data = permute_qk(data, n_head, rotary_kv_heads)
@@ -381,9 +385,11 @@ def export_gguf(
         prepared.sort(key=lambda item: _block_order(item[0]))
         counts: Counter[str] = Counter()
         for gguf_name, data, kind in prepared:
-            ggml_type = _ggml_type("q4_0" if kind == PACKED_Q4_0 else kind)
-            if kind == PACKED_Q4_0:
-                stored = data  # already ggml's Q4_0 bytes
+            ggml_type = _ggml_type(kind.removesuffix(PACKED))
+            if kind.endswith(PACKED):
+                stored = data  # already ggml's block bytes
+            elif kind == "iq4_nl":
+                stored = rtn_blocks(data, kind).pack()
             else:
                 stored = gguf.quants.quantize(np.ascontiguousarray(data, dtype=np.float32), ggml_type)
             if kind in ("f32", "f16"):
