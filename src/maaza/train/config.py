@@ -27,6 +27,10 @@ class ModelSettings:
     # A trained peft LoRA adapter folder to start from instead of a fresh LoRA (warm start: refine an
     # adapter on new or more data); its rank, alpha and target modules must equal `lora`'s.
     init_adapter: str | None = None
+    # Quantization-aware fine-tuning (method 'full' only): every matrix llama.cpp stores 4-bit is trained
+    # through its Q4_0 round trip (maaza.train.fake_quant), so `maaza export --formats gguf-q4_0-pure` of the
+    # result holds exactly the weights training saw. None: plain fine-tuning.
+    fake_quant: Literal["q4_0"] | None = None
 
 
 @dataclass

@@ -29,6 +29,7 @@ def model_metadata(config: TrainConfig, recipe_hash: str, kind: str) -> dict[str
         "minify_targets": config.data.minify_targets,
         "max_length": config.data.max_length,
         "training_config_hash": recipe_hash,
+        **({"fake_quant": config.model.fake_quant} if config.model.fake_quant else {}),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
@@ -71,6 +72,10 @@ def save_outputs(
         merged = model.merge_and_unload()
     else:
         merged = model
+    if config.model.fake_quant:  # save the rounded weights: what the 4-bit export holds and training saw
+        from maaza.train.fake_quant import bake_fake_quant
+
+        bake_fake_quant(merged)
     merged.config.use_cache = True
 
     def write_merged(folder: Path) -> None:

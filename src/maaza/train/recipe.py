@@ -83,6 +83,13 @@ def build_model(config: TrainConfig, device: Any) -> tuple[Any, Any, Any]:
             load_init_adapter(model, config)
     elif config.model.init_adapter:
         raise MaazaError("model.init_adapter: a LoRA adapter to start from needs model.method 'lora'")
+    if config.model.fake_quant:
+        if config.model.method != "full":
+            raise MaazaError("model.fake_quant: quantization-aware training needs model.method 'full' (a LoRA "
+                             "merged after training would be rounded through weights it never saw)")
+        from maaza.train.fake_quant import apply_fake_quant
+
+        apply_fake_quant(model, config.model.fake_quant)
     model.to(device)
     return model, tokenizer, resolved
 
