@@ -29,14 +29,17 @@ REPO = Path(__file__).resolve().parents[1]
 ADAPTER = ARTIFACTS_DIR / "mlm_135m_json"
 EXPORTS = REPO / "runs" / "edge_exports"
 GGUF_FORMATS = ["gguf-f16", "gguf-q8_0", "gguf-q4_1", "gguf-q4_0", "gguf-q4_0-pure", "gguf-lora"]
-# The GPTQ Q4_0 files of data_lift.py's warm-start adapters (`maaza export --adapter
+# The 4-bit files whose quality constrained_quality.md / qat_q4_0.md report, measured when present: the GPTQ
+# Q4_0 files of data_lift.py's warm-start adapters (`maaza export --adapter
 # benchmarks/artifacts/mlm_135m_json_warm_start --out runs/data_lift/exports_warm_start --formats gguf-q4_0-gptq
-# --name warm_start`; (f) likewise, and once more with `--gptq-keep-q8_0 N --name warm_start_3_keep_q8_0` into
-# `exports_warm_start_3_keep_q8_0`), measured when present: the files whose quality constrained_quality.md
-# reports.
-GPTQ_FILES = [REPO / "runs" / "data_lift" / "exports_warm_start" / "warm_start-q4_0-gptq.gguf",
-              REPO / "runs" / "data_lift" / "exports_warm_start_3" / "warm_start_3-q4_0-gptq.gguf",
-              REPO / "runs" / "data_lift" / "exports_warm_start_3_keep_q8_0" / "warm_start_3_keep_q8_0-q4_0-gptq.gguf"]
+# --name warm_start`; (f) likewise, with gguf-iq4_nl-gptq too, and once more with `--gptq-keep-q8_0 N --name
+# warm_start_3_keep_q8_0` into `exports_warm_start_3_keep_q8_0`), and the quantization-aware fine-tune of (f)
+# (benchmarks/qat_q4_0.py).
+FOUR_BIT_FILES = [REPO / "runs" / "data_lift" / "exports_warm_start" / "warm_start-q4_0-gptq.gguf",
+                  REPO / "runs" / "data_lift" / "exports_warm_start_3" / "warm_start_3-q4_0-gptq.gguf",
+                  REPO / "runs" / "data_lift" / "exports_warm_start_3" / "warm_start_3-iq4_nl-gptq.gguf",
+                  REPO / "runs" / "data_lift" / "exports_warm_start_3_keep_q8_0" / "warm_start_3_keep_q8_0-q4_0-gptq.gguf",
+                  REPO / "runs" / "qat_q4_0" / "exports" / "qat-q4_0-pure.gguf"]
 # GGUFs also measured under libgomp's default wait policy: the A/B of maaza's OMP_WAIT_POLICY=ACTIVE
 OPENMP_AB_FORMATS = ["gguf-q4_0", "gguf-q4_0-pure"]
 ONNX_FORMATS = ["onnx-int4", "onnx-int8"]
@@ -78,7 +81,7 @@ def main() -> int:
     # llama.cpp twice: plain greedy steps, and with prompt-lookup drafting (same tokens, fewer model calls)
     targets = [v for t in targets for v in ([replace(t, draft=0), replace(t, draft=8)] if t.backend == "llamacpp"
                                             else [t])]
-    targets += [Target("llamacpp", str(path), draft=0) for path in GPTQ_FILES if path.is_file()]
+    targets += [Target("llamacpp", str(path), draft=0) for path in FOUR_BIT_FILES if path.is_file()]
     # and the fastest files once more with OpenMP's default wait policy (maaza sets ACTIVE for llama.cpp)
     ab = {str(EXPORTS / sizes["formats"][f]["path"]) for f in OPENMP_AB_FORMATS if f in sizes["formats"]}
     targets += [replace(t, openmp="default") for t in targets if t.model in ab and t.draft == 0]
