@@ -116,7 +116,10 @@ def main() -> int:
         "`warm_start-q4_0-gptq.gguf` has the same layout, its 4-bit codes chosen by GPTQ on 128 EdgeJSON v3 train "
         "rows (`--formats gguf-q4_0-gptq`), for data_lift.py's warm-start adapter (d); `warm_start_3-q4_0-gptq."
         "gguf` the same for adapter (f), and `warm_start_3_keep_q8_0-q4_0-gptq.gguf` that with its 24 "
-        "matrices of largest GPTQ error kept Q8_0 (`--gptq-keep-q8_0 24`).",
+        "matrices of largest GPTQ error kept Q8_0 (`--gptq-keep-q8_0 24`); `warm_start_3-iq4_nl-gptq.gguf` "
+        "GPTQ on llama.cpp's IQ4_NL grid (`--formats gguf-iq4_nl-gptq`, same size); `qat-q4_0-pure.gguf` the "
+        "quantization-aware fine-tune of (f) (benchmarks/qat_q4_0.py), same layout as q4_0-pure. Files of one "
+        "layout run the same kernels: their spread within a run is this VM's noise.",
     ]
     text = "\n".join(lines) + "\n"
     atomic_write_text(RESULTS_DIR / "edge_speed.md", text)

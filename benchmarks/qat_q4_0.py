@@ -54,7 +54,15 @@ REFERENCES = {  # (f)'s rows of constrained_quality.md, same decoding
     "GPTQ Q4_0": OUT_DIR / "llamacpp_q4_0-gptq_third_warm-start_adapter_loop_guard_grounded.json",
     "GPTQ IQ4_NL": OUT_DIR / "llamacpp_iq4_nl-gptq_third_warm-start_adapter_loop_guard_grounded.json",
 }
-STAGES = ("train", "export", "eval", "report")
+STAGES = ("train", "export", "eval", "speed", "report")
+# `speed`: the QAT file against files of the same layout, interleaved, in one run (this VM's speed drifts
+# within a run, so one pass in a row would rank them by their place in the queue)
+SPEED_FILES = {
+    "q4_0-pure of the v3-only adapter (edge_speed.md)": REPO / "runs" / "edge_exports" / "mlm-135m-json-q4_0-pure.gguf",
+    "GPTQ Q4_0 of (f)": REPO / "runs" / "data_lift" / "exports_warm_start_3" / "warm_start_3-q4_0-gptq.gguf",
+    "QAT Q4_0 of (f)": WORK / "exports" / "qat-q4_0-pure.gguf",
+}
+SPEED_ROUNDS = 3
 
 
 def qat_config(run: str, config_path: str, overrides: list[str]) -> TrainConfig:
@@ -97,7 +105,7 @@ def row(label: str, results: dict[str, Any], reference: dict[str, Any] | None) -
     }
 
 
-def report(rows: list[dict[str, Any]], training: dict[str, dict[str, Any]]) -> str:
+def report(rows: list[dict[str, Any]], training: dict[str, dict[str, Any]], speed: dict[str, Any] | None) -> str:
     lines = [
         provenance_header("Quantization-aware fine-tuning to Q4_0: MLM-135M-JSON (f), EdgeJSON v3 test"),
         "Every row: llama.cpp, JSON-schema constrained, loop guard, grounded values, 2048-token budget. The "
@@ -127,7 +135,34 @@ def report(rows: list[dict[str, Any]], training: dict[str, dict[str, Any]]) -> s
             f"tokens/s), lr {summary['config']['train']['lr']}, best val loss {num(summary.get('best_val_loss'), 4)} "
             f"(measured through the rounding when `fake_quant` is set).",
         ]
+    if speed:
+        means = ", ".join(f"{label} {value}" for label, value in speed["mean_decode_tokens_per_s"].items())
+        lines += ["", f"Decode tok/s, mean of {speed['rounds']} interleaved rounds (`qat_q4_0_speed.md`): {means}."]
     return "\n".join(lines) + "\n"
+
+
+def measure_speed() -> None:
+    """Decode tok/s of SPEED_FILES, SPEED_ROUNDS interleaved rounds, with each file's mean."""
+    from statistics import mean
+
+    from maaza.eval.speed import Target, format_table, run_targets
+
+    present = {label: path for label, path in SPEED_FILES.items() if path.is_file()}
+    targets = [Target("llamacpp", str(path), draft=0) for _ in range(SPEED_ROUNDS) for path in present.values()]
+    results = run_targets(targets, report=print)
+    by_file = {label: [r["decode_tokens_per_s"] for r in results if r["target"].get("model") == str(path)
+                       and r.get("decode_tokens_per_s")] for label, path in present.items()}
+    means = {label: round(mean(values), 1) for label, values in by_file.items() if values}
+    env = environment()
+    atomic_write_json(RESULTS_DIR / "qat_q4_0_speed.json", {"files": {k: str(v) for k, v in present.items()},
+                                                             "rounds": SPEED_ROUNDS, "results": results,
+                                                             "mean_decode_tokens_per_s": means, "environment": env})
+    lines = [provenance_header("Decode speed of the QAT Q4_0 file against files of the same layout", env),
+             f"{SPEED_ROUNDS} interleaved rounds; llama.cpp, single stream, greedy, ~200-token prompts.", "",
+             "| file | decode tok/s per round | mean |", "|---|---|---:|"]
+    lines += [f"| {label} | {', '.join(str(v) for v in by_file[label])} | {means[label]} |" for label in means]
+    lines += ["", format_table(results)]
+    atomic_write_text(RESULTS_DIR / "qat_q4_0_speed.md", "\n".join(lines) + "\n")
 
 
 def main() -> int:
@@ -156,6 +191,8 @@ def main() -> int:
     if "eval" in args.stages:
         for path, out in files.values():
             evaluate(path, out, args.limit)
+    if "speed" in args.stages and args.run == "qat":
+        measure_speed()
     if "report" in args.stages:
         f16 = json.loads(REFERENCES["F16 (no rounding)"].read_text())
         rows = [row(label, json.loads(path.read_text()), f16) for label, path in REFERENCES.items() if path.is_file()]
@@ -171,7 +208,9 @@ def main() -> int:
                 training[run] = json.loads(summary_file.read_text())
         atomic_write_json(RESULTS_DIR / "qat_q4_0.json", {"environment": environment(), "rows": rows,
                                                            "training": training})
-        atomic_write_text(RESULTS_DIR / "qat_q4_0.md", report(rows, training))
+        speed_file = RESULTS_DIR / "qat_q4_0_speed.json"
+        speed = json.loads(speed_file.read_text()) if speed_file.is_file() else None
+        atomic_write_text(RESULTS_DIR / "qat_q4_0.md", report(rows, training, speed))
         print((RESULTS_DIR / "qat_q4_0.md").read_text())
     return 0
 
