@@ -20,16 +20,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from maaza.errors import MaazaError
 
 FAKE_QUANT_KINDS = ("q4_0",)
 BLOCK = 32
 
 
-def q4_0_round_trip(weight: Any) -> Any:
+def q4_0_round_trip(weight: torch.Tensor) -> torch.Tensor:
     """The Q4_0 round trip of `weight` (rows, cols): gguf's quantizer, then its dequantizer."""
-    import torch
-
     rows, cols = weight.shape
     blocks = weight.reshape(rows, cols // BLOCK, BLOCK)
     index = blocks.abs().argmax(dim=-1, keepdim=True)
@@ -40,26 +40,18 @@ def q4_0_round_trip(weight: Any) -> Any:
     return ((codes - 8.0) * stored_scale).reshape(rows, cols)
 
 
-class Q4_0FakeQuant:
+class Q4_0FakeQuant(torch.nn.Module):
     """A parametrization: weight -> its Q4_0 round trip, gradient passed straight through."""
 
-    def __new__(cls) -> Any:
-        import torch
-
-        class _Module(torch.nn.Module):
-            def forward(self, weight: Any) -> Any:
-                with torch.no_grad():
-                    rounded = q4_0_round_trip(weight)
-                return weight + (rounded - weight).detach()
-
-        return _Module()
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            rounded = q4_0_round_trip(weight)
+        return weight + (rounded - weight).detach()
 
 
 def _targets(model: Any) -> list[tuple[Any, str]]:
     """(module, name) of every weight llama.cpp would round: Linear layers with a multiple of 32 inputs and
     the token embedding (and the output head, tied or not)."""
-    import torch
-
     found = []
     for _name, module in model.named_modules():
         if isinstance(module, torch.nn.Linear | torch.nn.Embedding) and module.weight.shape[1] % BLOCK == 0:
