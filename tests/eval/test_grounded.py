@@ -94,6 +94,9 @@ def test_grounded_values_only(info: TokenizerInfo, smollm2_tokenizer: Any) -> No
         '{"rating":10,"review_text":"Real lead"}',  # in the text, above the maximum
         '{"rating":5,"review_text":""}',  # minLength
         '{"rating":5,"review_text":"Real lead","reviewer":""}',  # a copied value is never empty
+        '{"rating":5,"review_text":" Real lead"}',  # ... and never starts with white space
+        '{"rating":5,"review_text":"Real lead, "}',  # ... nor ends with it
+        '{"rating":5,"review_text":"yourself.\\n"}',  # ... a line break included
         '{"rating":5,"review_text":"Real lead","kind":"service"}',  # optional enum the text does not mention
         '{"rating":5,"review_text":"Real lead","date":"2024-01-01"}',  # no date in the text: no date key
         '{"rating":5,"review_text":"Real lead","email":"ian@example.com"}',
