@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from common import ARTIFACTS_DIR, RESULTS_DIR, num, pct, provenance_header
-from constrained_quality import MAX_NEW_TOKENS, OUT_DIR
+from constrained_quality import MAX_NEW_TOKENS, OUT_DIR, short_commit
 from maaza.config import load_config
 from maaza.envinfo import environment
 from maaza.eval.runner import EvalConfig, EvalRun
@@ -49,6 +49,8 @@ WORK = REPO / "runs" / "qat_q4_0"
 SOURCE_ADAPTER = ARTIFACTS_DIR / "mlm_135m_json_warm_start_3"
 OVERRIDES = ["model.method=full", "train.epochs=1.0", "train.lr=1e-4"]
 RUNS = {"qat": ["model.fake_quant=q4_0"], "control": []}  # run -> its own overrides
+RUN_LABELS = {"qat": "QAT", "control": "control (no rounding)"}
+PRECISION_LABELS = {"q4_0-pure": "Q4_0 (pure)", "f16": "F16"}  # export format (without `gguf-`) -> label
 REFERENCES = {  # (f)'s rows of constrained_quality.md, same decoding
     "F16 (no rounding)": OUT_DIR / "llamacpp_f16_third_warm-start_adapter_loop_guard_grounded.json",
     "GPTQ Q4_0": OUT_DIR / "llamacpp_q4_0-gptq_third_warm-start_adapter_loop_guard_grounded.json",
@@ -60,24 +62,34 @@ STAGES = ("train", "export", "eval", "speed", "report")
 SPEED_FILES = {
     "q4_0-pure of the v3-only adapter (edge_speed.md)": REPO / "runs" / "edge_exports" / "mlm-135m-json-q4_0-pure.gguf",
     "GPTQ Q4_0 of (f)": REPO / "runs" / "data_lift" / "exports_warm_start_3" / "warm_start_3-q4_0-gptq.gguf",
-    "QAT Q4_0 of (f)": WORK / "exports" / "qat-q4_0-pure.gguf",
 }
 SPEED_ROUNDS = 3
 
 
 def qat_config(run: str, config_path: str, overrides: list[str]) -> TrainConfig:
-    source = WORK / "source"
-    if not (source / "merged" / "config.json").is_file():
-        export_model(source, ["merged"], adapter=str(SOURCE_ADAPTER), report=print)
     config = load_config(TrainConfig, config_path, [*OVERRIDES, *RUNS[run], *overrides])
-    config.model.base = str(source / "merged")
+    config.model.base = str(WORK / "source" / "merged")  # written by the train stage when missing
     config.output_dir = str(WORK / ("train" if run == "qat" else f"train_{run}"))
     config.name = "mlm-135m-json-qat-q4_0" if run == "qat" else f"mlm-135m-json-{run}-full"
     return config
 
 
 def infix(run: str) -> str:
+    """The run's part of its results file names (none for `qat`)."""
     return "" if run == "qat" else f"_{run}"
+
+
+def file_stem(run: str) -> str:
+    """The `--name` of the run's exports (`qat-q4_0-pure.gguf`, `control-f16.gguf`)."""
+    return "qat" if run == "qat" else run
+
+
+def run_files(run: str) -> dict[str, tuple[Path, Path]]:
+    """Per precision (PRECISION_LABELS), the run's exported GGUF and its results file."""
+    name = infix(run)
+    return {kind: (WORK / f"exports{name}" / f"{file_stem(run)}-{kind}.gguf",
+                   RESULTS_DIR / f"qat_q4_0{name}{'' if kind == 'q4_0-pure' else '_' + kind}_constrained.json")
+            for kind in PRECISION_LABELS}
 
 
 def evaluate(gguf: Path, out: Path, limit: int | None) -> dict[str, Any]:
@@ -125,7 +137,7 @@ def report(rows: list[dict[str, Any]], training: dict[str, dict[str, Any]], spee
             f"| {item['label']} | {'-' if not size else f'{size / 1e6:.1f}'} | {item['rows']} | "
             f"{pct(item['json_exact'])} | {'-' if delta is None else f'{100 * delta:+.1f}'} | "
             f"{num(item['field_f1'])} | {pct(item['schema_compliance'])} | "
-            f"{' / '.join(pct(by.get(k)) for k in ('simple', 'medium', 'complex'))} | `{item['commit'][:10]}` |"
+            f"{' / '.join(pct(by.get(k)) for k in ('simple', 'medium', 'complex'))} | `{short_commit(item['commit'])}` |"
         )
     for run, summary in training.items():
         lines += [
@@ -147,7 +159,8 @@ def measure_speed() -> None:
 
     from maaza.eval.speed import Target, format_table, run_targets
 
-    present = {label: path for label, path in SPEED_FILES.items() if path.is_file()}
+    files = {**SPEED_FILES, "QAT Q4_0 of (f)": run_files("qat")["q4_0-pure"][0]}
+    present = {label: path for label, path in files.items() if path.is_file()}
     targets = [Target("llamacpp", str(path), draft=0) for _ in range(SPEED_ROUNDS) for path in present.values()]
     results = run_targets(targets, report=print)
     by_file = {label: [r["decode_tokens_per_s"] for r in results if r["target"].get("model") == str(path)
@@ -174,20 +187,19 @@ def main() -> int:
     parser.add_argument("--run", choices=list(RUNS), default="qat")
     args = parser.parse_args()
     config = qat_config(args.run, args.config, args.overrides)
-    name = infix(args.run)
-    summary_path = RESULTS_DIR / f"qat_q4_0{name}_training_summary.json"
-    exports = WORK / ("exports" if args.run == "qat" else f"exports{name}")
-    stem = "qat" if args.run == "qat" else args.run
-    files = {"q4_0-pure": (exports / f"{stem}-q4_0-pure.gguf", RESULTS_DIR / f"qat_q4_0{name}_constrained.json"),
-             "f16": (exports / f"{stem}-f16.gguf", RESULTS_DIR / f"qat_q4_0{name}_f16_constrained.json")}
+    summary_path = RESULTS_DIR / f"qat_q4_0{infix(args.run)}_training_summary.json"
+    files = run_files(args.run)
     if "train" in args.stages:
+        if not Path(config.model.base, "config.json").is_file():
+            export_model(Path(config.model.base).parent, ["merged"], adapter=str(SOURCE_ADAPTER), report=print)
         recipe = Recipe(config)
         summary = recipe.run(resume=latest_checkpoint(recipe.ckpt_dir) is not None)
         atomic_write_json(summary_path, summary)
     if "export" in args.stages:
         wanted = [f"gguf-{kind}" for kind, (path, _) in files.items() if not path.is_file()]
         if wanted:
-            export_model(exports, wanted, model=str(Path(config.output_dir) / "merged"), name=stem, report=print)
+            export_model(files["q4_0-pure"][0].parent, wanted, model=str(Path(config.output_dir) / "merged"),
+                         name=file_stem(args.run), report=print)
     if "eval" in args.stages:
         for path, out in files.values():
             evaluate(path, out, args.limit)
@@ -198,11 +210,9 @@ def main() -> int:
         rows = [row(label, json.loads(path.read_text()), f16) for label, path in REFERENCES.items() if path.is_file()]
         training = {}
         for run in RUNS:
-            for kind, label in (("q4_0-pure", "Q4_0 (pure)"), ("f16", "F16")):
-                out = RESULTS_DIR / f"qat_q4_0{infix(run)}{'_f16' if kind == 'f16' else ''}_constrained.json"
+            for kind, (_, out) in run_files(run).items():
                 if out.is_file():
-                    rows.append(row(f"{'QAT' if run == 'qat' else 'control (no rounding)'} {label}",
-                                    json.loads(out.read_text()), f16))
+                    rows.append(row(f"{RUN_LABELS[run]} {PRECISION_LABELS[kind]}", json.loads(out.read_text()), f16))
             summary_file = RESULTS_DIR / f"qat_q4_0{infix(run)}_training_summary.json"
             if summary_file.is_file():
                 training[run] = json.loads(summary_file.read_text())

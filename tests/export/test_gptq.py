@@ -35,6 +35,20 @@ def _layer(seed: int = 0, rows: int = 48, cols: int = 128) -> tuple[Any, Any]:
     return weight, hessian
 
 
+def gptq_export(model_dir: Path, fixture: Any, out: Path, fmt: str, *extra: str) -> dict[str, Any]:
+    """`maaza export --formats FMT` of the tiny model, calibrated on 3 fixture rows; its sizes.json entry."""
+    argv = ["--model", str(model_dir), "--out", str(out), "--name", "tiny", "--formats", fmt,
+            "--calibration", str(fixture.rows), "--calibration-schemas", str(fixture.schemas),
+            "--calibration-rows", "3", *extra]
+    assert run_export(argv) == 0
+    return json.loads((out / "sizes.json").read_text())["formats"][fmt]
+
+
+def fixture_settings(fixture: Any) -> GPTQSettings:
+    """The calibration `gptq_export` uses, for calling gptq_from_folder directly."""
+    return GPTQSettings(str(fixture.rows), str(fixture.schemas), 3)
+
+
 def test_gptq_output_error_is_far_below_round_to_nearest() -> None:
     import gguf
 
@@ -86,11 +100,7 @@ def test_gptq_export_writes_the_chosen_blocks_in_llama_cpp_layout(
     import gguf
 
     out = tmp_path / "out"
-    argv = ["--model", str(tiny_model_dir), "--out", str(out), "--name", "tiny", "--formats", "gguf-q4_0-gptq",
-            "--calibration", str(edgejson_fixture.rows), "--calibration-schemas", str(edgejson_fixture.schemas),
-            "--calibration-rows", "3"]
-    assert run_export(argv) == 0
-    entry = json.loads((out / "sizes.json").read_text())["formats"]["gguf-q4_0-gptq"]
+    entry = gptq_export(tiny_model_dir, edgejson_fixture, out, "gguf-q4_0-gptq")
     assert entry["path"] == "tiny-q4_0-gptq.gguf" and entry["tensor_types"] == {"F32": 5, "Q4_0": 15}
     assert entry["check"]["passed"] and entry["check"]["tokenizer_ids_equal"]
     gptq = entry["gptq"]
@@ -100,8 +110,7 @@ def test_gptq_export_writes_the_chosen_blocks_in_llama_cpp_layout(
     assert gptq["relative_output_error"]["gptq"] < gptq["relative_output_error"]["rtn"]
 
     # the same settings choose the same blocks (seeded rows); the file holds them, q/k rows permuted
-    blocks, _ = gptq_from_folder(tiny_model_dir, GPTQSettings(str(edgejson_fixture.rows),
-                                                              str(edgejson_fixture.schemas), 3))
+    blocks, _ = gptq_from_folder(tiny_model_dir, fixture_settings(edgejson_fixture))
     stored = {t.name: t for t in gguf.GGUFReader(out / entry["path"]).tensors}
 
     def dequantized(name: str) -> np.ndarray:
@@ -153,11 +162,7 @@ def test_gptq_keeps_its_worst_matrices_q8_0(tiny_model_dir: Path, edgejson_fixtu
     import gguf
 
     out = tmp_path / "out"
-    argv = ["--model", str(tiny_model_dir), "--out", str(out), "--name", "tiny", "--formats", "gguf-q4_0-gptq",
-            "--calibration", str(edgejson_fixture.rows), "--calibration-schemas", str(edgejson_fixture.schemas),
-            "--calibration-rows", "3", "--gptq-keep-q8_0", "2", "--no-check"]
-    assert run_export(argv) == 0
-    entry = json.loads((out / "sizes.json").read_text())["formats"]["gguf-q4_0-gptq"]
+    entry = gptq_export(tiny_model_dir, edgejson_fixture, out, "gguf-q4_0-gptq", "--gptq-keep-q8_0", "2", "--no-check")
     assert entry["tensor_types"] == {"F32": 5, "Q4_0": 13, "Q8_0": 2}
     gptq = entry["gptq"]
     worst = [item["name"] for item in gptq["matrix_errors"]]
@@ -165,8 +170,7 @@ def test_gptq_keeps_its_worst_matrices_q8_0(tiny_model_dir: Path, edgejson_fixtu
     assert len(worst) == 15
     assert errors == sorted(errors, reverse=True) and gptq["kept_q8_0"] == worst[:2] and gptq["matrices"] == 13
 
-    blocks, _ = gptq_from_folder(tiny_model_dir, GPTQSettings(str(edgejson_fixture.rows),
-                                                              str(edgejson_fixture.schemas), 3))
+    blocks, _ = gptq_from_folder(tiny_model_dir, fixture_settings(edgejson_fixture))
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2)
     stored = {t.name: t for t in gguf.GGUFReader(out / entry["path"]).tensors}
     for key in blocks:
@@ -246,16 +250,11 @@ def test_iq4_nl_gptq_export_round_trips(tiny_model_dir: Path, edgejson_fixture: 
     import gguf
 
     out = tmp_path / "out"
-    argv = ["--model", str(tiny_model_dir), "--out", str(out), "--name", "tiny", "--formats", "gguf-iq4_nl-gptq",
-            "--calibration", str(edgejson_fixture.rows), "--calibration-schemas", str(edgejson_fixture.schemas),
-            "--calibration-rows", "3"]
-    assert run_export(argv) == 0
-    entry = json.loads((out / "sizes.json").read_text())["formats"]["gguf-iq4_nl-gptq"]
+    entry = gptq_export(tiny_model_dir, edgejson_fixture, out, "gguf-iq4_nl-gptq")
     assert entry["path"] == "tiny-iq4_nl-gptq.gguf" and entry["tensor_types"] == {"F32": 5, "IQ4_NL": 15}
     assert entry["check"]["passed"] and entry["gptq"]["method"].endswith("IQ4_NL blocks of 32")
     assert entry["gptq"]["relative_output_error"]["gptq"] < entry["gptq"]["relative_output_error"]["rtn"]
-    blocks, _ = gptq_from_folder(tiny_model_dir, GPTQSettings(str(edgejson_fixture.rows),
-                                                              str(edgejson_fixture.schemas), 3), kind="iq4_nl")
+    blocks, _ = gptq_from_folder(tiny_model_dir, fixture_settings(edgejson_fixture), kind="iq4_nl")
     stored = {t.name: t for t in gguf.GGUFReader(out / entry["path"]).tensors}
     down = stored["blk.1.ffn_down.weight"]
     values = gguf.quants.dequantize(down.data, down.tensor_type).reshape(down.data.shape[0], -1)

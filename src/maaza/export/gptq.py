@@ -116,9 +116,10 @@ def _block_scales(blocks: Any, kind: str = "q4_0", importance: Any = None) -> An
         q = values[_nearest(inverse * blocks, values)]
         sum_qx = (weights * q * blocks).sum(dim=-1)
         sum_q2 = (weights * q * q).sum(dim=-1)
-        score = torch.where(sum_q2 > 0, sum_qx * sum_qx / torch.where(sum_q2 > 0, sum_q2, 1.0), -torch.inf)
+        divisor = torch.where(sum_q2 > 0, sum_q2, 1.0)
+        score = torch.where(sum_q2 > 0, sum_qx * sum_qx / divisor, -torch.inf)
         better = score > best_score
-        best_scale = torch.where(better, sum_qx / torch.where(sum_q2 > 0, sum_q2, 1.0), best_scale)
+        best_scale = torch.where(better, sum_qx / divisor, best_scale)  # the least-squares scale for these codes
         best_score = torch.where(better, score, best_score)
     best_scale = torch.where(extreme.squeeze(-1) == 0, torch.zeros_like(best_scale), best_scale)
     return best_scale.to(torch.float16).to(torch.float32)
@@ -430,8 +431,7 @@ def rtn_blocks(weight: Any, kind: str) -> Q4Blocks:
     can only dequantize that type; the GGUF export uses it for an IQ4_NL matrix GPTQ did not choose."""
     import torch
 
-    data = torch.as_tensor(np.asarray(weight, dtype=np.float32)) if not isinstance(weight, torch.Tensor) else (
-        weight.detach().to(torch.float32))
+    data = torch.as_tensor(weight).detach().to(torch.float32)
     rows, cols = data.shape
     if cols % Q4_0_BLOCK:
         raise MaazaError(f"{kind.upper()} needs a multiple of {Q4_0_BLOCK} input columns, got {cols}")
