@@ -73,6 +73,12 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         help="with --constrained: free strings and numbers must be copied from the row's text "
         "(substrings on word boundaries; see maaza.eval.grounded)",
     )
+    p.add_argument(
+        "--rewind-repeats",
+        action="store_true",
+        help="with --constrained and --backend llamacpp: drop an array item that repeats an earlier one "
+        "and close its array (see maaza.eval.repeat_items)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", required=True, help="results JSON path (resumes if it exists)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -110,6 +116,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         backend=args.backend,
         loop_guard=not args.no_loop_guard,
         grounded=args.grounded,
+        rewind_repeats=args.rewind_repeats,
     )
     results = EvalRun(config, args.out).run(progress=not args.no_progress)
     model = results["model"]

@@ -34,9 +34,10 @@ IDENTITY_KEYS = (
     "backend",
     "loop_guard",
     "grounded",
+    "rewind_repeats",
 )
 # Keys added after results files were first written, with the value older files implicitly used.
-IDENTITY_DEFAULTS = {"backend": "hf", "loop_guard": False, "grounded": False}
+IDENTITY_DEFAULTS = {"backend": "hf", "loop_guard": False, "grounded": False, "rewind_repeats": False}
 
 
 @dataclass
@@ -60,6 +61,7 @@ class EvalConfig:
         True  # constrained rows that loop or near the budget are steered to close (loop_guard.py)
     )
     grounded: bool = False  # constrained values copied from the row's text (maaza.eval.grounded)
+    rewind_repeats: bool = False  # constrained, llamacpp: drop repeated array items (maaza.eval.repeat_items)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -140,6 +142,9 @@ class EvalRun:
     def __init__(self, config: EvalConfig, out_path: str | Path):
         if config.grounded and not config.constrained:
             raise MaazaError("grounded decoding is a constraint: use it with --constrained")
+        if config.rewind_repeats and not (config.constrained and config.backend == "llamacpp"):
+            raise MaazaError("--rewind-repeats needs --constrained and --backend llamacpp: it drops generated "
+                             "tokens from the KV cache and the grammar matcher")
         self.config = config
         self.out_path = Path(out_path)
         self.schemas = load_schemas(config.schemas)
@@ -164,6 +169,7 @@ class EvalRun:
             "backend": cfg.backend,
             "loop_guard": cfg.loop_guard and cfg.constrained,  # it only acts on constrained rows
             "grounded": cfg.grounded,
+            "rewind_repeats": cfg.rewind_repeats and cfg.constrained,  # it only acts on constrained rows
         }
 
     def _constraint(self, row: EdgeJSONRow) -> dict[str, Any]:
@@ -239,6 +245,7 @@ class EvalRun:
                     stop_on_json_close=cfg.stop_on_json_close,
                     lenient_datetime=cfg.lenient_datetime,
                     loop_guard=cfg.loop_guard,
+                    rewind_repeats=cfg.rewind_repeats,
                 )
                 constraint_stats.add(batch.constraint)
                 batches.append(asdict(batch.timing))

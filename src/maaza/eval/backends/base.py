@@ -47,6 +47,8 @@ class Backend(ABC):
     metadata: dict[str, Any]  # the model folder's maaza.json (prompt_format, name, ...), {} if none
     #: True when rows of one call are decoded together; False when the backend loops row by row.
     batched: bool = True
+    #: True when the backend can drop generated tokens again (KV cache and grammar), for `rewind_repeats`.
+    REWINDS: bool = False
 
     @abstractmethod
     def generate(
@@ -58,6 +60,7 @@ class Backend(ABC):
         stop_on_json_close: bool = True,
         lenient_datetime: bool = True,
         loop_guard: bool = True,
+        rewind_repeats: bool = False,
     ) -> BackendBatch:
         """Greedy-decode `prompts`; with `schemas` (one per prompt) every output follows its schema.
 
@@ -65,12 +68,24 @@ class Backend(ABC):
         close its JSON within the grammar (`maaza.eval.loop_guard`); such rows finish as "closed_on_loop" or
         "closed_on_budget".
 
+        `rewind_repeats` (constrained rows, backends with `REWINDS`): drop an array item that repeats an
+        earlier one and close its array (`maaza.eval.repeat_items`); such rows' finish reasons end in
+        "_after_rewind". Backends without it raise MaazaError (`check_rewind`).
+
         Raises `maaza.eval.constrained.ConstraintError` when a schema cannot be compiled.
         """
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
         """Name, base, path, params, backend, precision, file_size_bytes ... for results JSONs."""
+
+    def check_rewind(self, rewind_repeats: bool) -> None:
+        """Raise MaazaError when `rewind_repeats` is asked of a backend that cannot rewind tokens."""
+        if rewind_repeats and not self.REWINDS:
+            raise MaazaError(
+                f"rewinding repeated items needs the llamacpp backend, not {type(self).__name__}: it drops "
+                "generated tokens from the KV cache and the grammar matcher"
+            )
 
     @staticmethod
     def check_schemas(prompts: list[str], schemas: list[dict[str, Any]] | None) -> None:

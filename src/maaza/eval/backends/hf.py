@@ -32,7 +32,9 @@ class HFBackend(Backend):
         stop_on_json_close: bool = True,
         lenient_datetime: bool = True,
         loop_guard: bool = True,
+        rewind_repeats: bool = False,
     ) -> BackendBatch:
+        self.check_rewind(rewind_repeats)  # transformers' generate cannot take tokens back
         processor = None
         if schemas is not None:
             from transformers import LogitsProcessorList

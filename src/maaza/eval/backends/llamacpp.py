@@ -68,6 +68,7 @@ from maaza.eval.backends.base import Backend, BackendBatch, ConstraintStats
 from maaza.eval.generate import BatchTiming, Generation
 from maaza.eval.json_parse import JsonObjectTracker
 from maaza.eval.loop_guard import LoopGuard, vocab_for_tokenizer
+from maaza.eval.repeat_items import MAX_REWINDS, RepeatedItemWatcher
 
 INSTALL_HINT = (
     "llama-cpp-python is not installed (it is built from source): run "
@@ -270,6 +271,7 @@ def tokenizer_candidates(path: Path, bundled: str | None, metadata: dict[str, An
 class LlamaCppBackend(Backend):
     name = "llamacpp"
     batched = False
+    REWINDS = True
 
     def __init__(
         self,
@@ -615,10 +617,14 @@ class LlamaCppBackend(Backend):
         stats.compile_seconds += time.perf_counter() - started
         return matchers
 
-    def _constrained_choice(self, matcher: Any, logits: np.ndarray, row: int, guard: LoopGuard | None) -> int:
+    def _constrained_choice(
+        self, matcher: Any, logits: np.ndarray, row: int, guard: LoopGuard | None,
+        watcher: RepeatedItemWatcher | None = None,
+    ) -> int:
         """The argmax over the tokens the grammar allows (consumed into `matcher` unless it is an EOS id).
 
-        A closing `guard` adds its bonus first (and skips the top-choice shortcut, which ignores it).
+        A closing `guard` adds its bonus first (and skips the top-choice shortcut, which ignores it). A
+        sealed `watcher` (repeat rewinds) vetoes tokens that would add an item to the array it sealed.
         """
         from maaza.eval.constrained import ConstraintError
 
@@ -628,7 +634,8 @@ class LlamaCppBackend(Backend):
         closing = guard is not None and guard.closing
         if closing:
             logits = guard.steer(logits)
-        if self.fast_mask and not closing:
+        sealed = watcher is not None and watcher.sealed_depth is not None
+        if self.fast_mask and not closing and not sealed:
             token = int(logits.argmax())
             if token in self._eos_set:
                 if matcher.is_accepting():
@@ -647,10 +654,24 @@ class LlamaCppBackend(Backend):
         if matcher.is_accepting():
             allowed[eos] = True
         token = int(np.where(allowed, logits, -np.inf).argmax())
+        if sealed and token not in self._eos_set and not watcher.allows(self._piece(token)):
+            token = self._unvetoed_choice(allowed, logits, watcher, token)
         if token not in self._eos_set and not matcher.consume_token(token):
             message = (matcher.get_error().strip().splitlines() or ["no token allowed"])[0]
             raise ConstraintError(f"row {row}: token {token} rejected by the grammar: {message}")
         return token
+
+    def _unvetoed_choice(self, allowed: np.ndarray, logits: np.ndarray, watcher: RepeatedItemWatcher,
+                         best: int) -> int:
+        """The best allowed token that adds no item to the watcher's sealed array. When the grammar allows
+        none (a `minItems` not reached yet) the seal is lifted, repeats are kept from here on, and `best`
+        stands."""
+        candidates = np.flatnonzero(allowed)
+        for token in candidates[np.argsort(-logits[candidates], kind="stable")]:
+            if int(token) in self._eos_set or watcher.allows(self._piece(int(token))):
+                return int(token)
+        watcher.sealed_depth, watcher.detect = None, False
+        return best
 
     # ----------------------------------------------------------------------------------- generate
 
@@ -663,10 +684,12 @@ class LlamaCppBackend(Backend):
         stop_on_json_close: bool = True,
         lenient_datetime: bool = True,
         loop_guard: bool = True,
+        rewind_repeats: bool = False,
     ) -> BackendBatch:
         if self._ctx is None:
             raise MaazaError("this llamacpp backend is closed")
         self.check_schemas(prompts, schemas)
+        self.check_rewind(rewind_repeats)
         stats = ConstraintStats()
         matchers = (
             self._matchers_for(schemas, lenient_datetime, stats) if schemas is not None else [None] * len(prompts)
@@ -675,7 +698,7 @@ class LlamaCppBackend(Backend):
         generations = [
             self._generate_row(
                 row, prompt, matchers[row], schemas[row] if schemas is not None else None, max_new_tokens,
-                stop_on_json_close, loop_guard, stats,
+                stop_on_json_close, loop_guard, rewind_repeats, stats,
             )
             for row, prompt in enumerate(prompts)
         ]
@@ -690,6 +713,7 @@ class LlamaCppBackend(Backend):
         max_new_tokens: int,
         stop_on_json_close: bool,
         loop_guard: bool,
+        rewind_repeats: bool,
         stats: ConstraintStats,
     ) -> Generation:
         started = time.perf_counter()
@@ -708,6 +732,8 @@ class LlamaCppBackend(Backend):
         if matcher is not None and loop_guard:
             vocab = vocab_for_tokenizer(self.tokenizer, self.vocab_size, self.eos_token_ids)
             guard = LoopGuard(vocab, budget, schema=schema)
+        watcher = RepeatedItemWatcher(schema) if matcher is not None and rewind_repeats else None
+        rewinds = 0
         eos = self._eos_set
         new_ids: list[int] = []
 
@@ -715,21 +741,48 @@ class LlamaCppBackend(Backend):
             if matcher is None:
                 return int(logits.argmax())
             mask_started = time.perf_counter()
-            token = self._constrained_choice(matcher, logits, row, guard)
+            token = self._constrained_choice(matcher, logits, row, guard, watcher)
             stats.mask_seconds += time.perf_counter() - mask_started
             stats.mask_calls += 1
             return token
 
         def emit(token: int) -> str | None:
-            """Record a chosen token; the row's finish reason when it ends here."""
+            """Record a chosen token; the row's finish reason when it ends here ("rewind": see below)."""
             if token in eos:
                 return "eos"  # the EOS token itself is not output
             new_ids.append(token)
             if guard is not None:
                 guard.feed(token)
+            if watcher is not None:
+                watcher.feed(self._piece(token))
+                if watcher.found is not None:
+                    return "rewind"
             if tracker is not None and tracker.feed(self._piece(token)):
                 return "json_closed"
             return "length" if len(new_ids) >= budget else None
+
+        def rewind() -> int:
+            """Drop a repeated array item (maaza.eval.repeat_items): the tokens from the comma before it
+            on leave the output, the grammar matcher and the KV cache; guard, tracker and watcher re-read
+            the kept tokens, the watcher sealed at the item's array. Returns the last kept token, which is
+            emitted but (after this) not in the KV cache."""
+            nonlocal guard, tracker, watcher, rewinds
+            found = watcher.found
+            keep = watcher.tokens_before(found.comma_offset)
+            if not matcher.rollback(len(new_ids) - keep):
+                raise MaazaError(f"row {row}: the grammar matcher could not roll back a repeated item")
+            del new_ids[keep:]
+            rewinds += 1
+            guard = LoopGuard(guard.vocab, budget, schema=schema) if guard is not None else None
+            tracker = JsonObjectTracker() if tracker is not None else None
+            watcher = RepeatedItemWatcher(schema, sealed_depth=found.depth, detect=rewinds < MAX_REWINDS)
+            for kept in new_ids:
+                piece = self._piece(kept)
+                for reader in (guard, tracker, watcher):
+                    if reader is not None:
+                        reader.feed(kept if reader is guard else piece)
+            self._forget_after(len(ids) + keep - 1)
+            return new_ids[-1]
 
         reason: str | None = "length"
         first_at: float | None = None
@@ -737,7 +790,9 @@ class LlamaCppBackend(Backend):
             token = choose(self._logits())
             first_at = time.perf_counter()
             reason = emit(token)
-        while reason is None:
+        while reason is None or reason == "rewind":
+            if reason == "rewind":
+                token, reason = rewind(), None
             # `token` is chosen and emitted but not yet in the KV cache.
             count = min(self.draft_tokens, budget - len(new_ids))
             draft = self.lookup_draft(ids + new_ids, count) if count > 0 else []  # looked up in prompt + output
@@ -765,6 +820,8 @@ class LlamaCppBackend(Backend):
         ttft = (first_at or ended) - started
         if guard is not None:
             reason = guard.finish_reason(reason)
+        if rewinds:
+            reason = f"{reason}_after_rewind"  # e.g. "json_closed_after_rewind": a repeated item was dropped
         return Generation(text, len(ids), len(new_ids), ended - started, ttft, reason)
 
     # ---------------------------------------------------------------------------------- describe

@@ -235,9 +235,11 @@ class OnnxBackend(Backend):
         stop_on_json_close: bool = True,
         lenient_datetime: bool = True,
         loop_guard: bool = True,
+        rewind_repeats: bool = False,
     ) -> BackendBatch:
         """Row by row; `loop_guard` applies with `constraint="mask"` (built-in guidance has no such hook)."""
         self.check_schemas(prompts, schemas)
+        self.check_rewind(rewind_repeats)
         stats = ConstraintStats()
         started = time.perf_counter()
         generations = [
