@@ -16,8 +16,9 @@ token embedding / tied head Q4_0 too: the fastest layout, 203 decode tok/s in ed
 as constrained_quality.py evaluates the GPTQ files: llama.cpp, JSON-schema constrained, loop guard,
 grounded values, 2048-token budget, all 158 EdgeJSON v3 test rows. The report sets it beside (f)'s F16 and
 GPTQ rows. The same weights are also evaluated as F16 (the "vs F16" the issue asks of a 4-bit file).
-`--run long` (after `--run qat`) trains one more QAT epoch from the QAT model at 3072-token context, so the
-52 long v3 train rows (dropped at 1536) are learnt too. `--run control` trains the same epoch with no
+`--run long` (after `--run qat`) trains one more QAT epoch from the QAT model at 3072-token context, so
+43 of the 52 long v3 train rows (dropped at 1536) are learnt too. `--run mix` (after `qat`) trains one more
+QAT epoch from the QAT model over v3 train + 450 new generated rows (`maaza data generate`, seed 5), lr 5e-5. `--run control` trains the same epoch with no
 rounding in the forward pass (`model.fake_quant` unset) and evaluates it the same two ways: does the rounding in training matter, or the extra epoch? The trained
 weights (270 MB, 78 MB as Q4_0) are not committed: the command regenerates them (about 27 minutes here).
 
@@ -35,6 +36,7 @@ from typing import Any
 
 from common import ARTIFACTS_DIR, RESULTS_DIR, num, pct, provenance_header
 from constrained_quality import MAX_NEW_TOKENS, OUT_DIR, short_commit
+from data_lift import generate
 from maaza.config import load_config
 from maaza.envinfo import environment
 from maaza.eval.runner import EvalConfig, EvalRun
@@ -55,9 +57,15 @@ RUNS = {  # run -> its own overrides
     # a second QAT epoch from `qat`'s output at full context: the 52 v3 train rows over 1536 tokens (most of
     # them complex, like the test rows that fail) are trained on instead of dropped
     "long": ["model.fake_quant=q4_0", "data.max_length=3072", "train.micro_batch_tokens=3072"],
+    # a second QAT epoch from `qat`'s output over v3 train + MIX_ROWS new generated rows, at half the rate
+    "mix": ["model.fake_quant=q4_0", "train.lr=5e-5"],
 }
-RUN_LABELS = {"qat": "QAT", "control": "control (no rounding)", "long": "QAT + epoch at 3072 context"}
-RUN_BASES = {"long": WORK / "train" / "merged"}  # run -> the merged model it starts from (default: (f)'s)
+RUN_LABELS = {"qat": "QAT", "control": "control (no rounding)", "long": "QAT + epoch at 3072 context",
+              "mix": "QAT + epoch on v3 + generated"}
+# run -> the merged model it starts from (default: (f)'s)
+RUN_BASES = {"long": WORK / "train" / "merged", "mix": WORK / "train" / "merged"}
+MIX_ROWS, MIX_SEED = 450, 5  # `maaza data generate` rows (95% train) and seed; (f) was trained on seeds 1-4
+MIX_DATA = WORK / f"generated_{MIX_ROWS}_seed{MIX_SEED}"
 PRECISION_LABELS = {"q4_0-pure": "Q4_0 (pure)", "f16": "F16"}  # export format (without `gguf-`) -> label
 REFERENCES = {  # (f)'s rows of constrained_quality.md, same decoding
     "F16 (no rounding)": OUT_DIR / "llamacpp_f16_third_warm-start_adapter_loop_guard_grounded.json",
@@ -79,6 +87,8 @@ def qat_config(run: str, config_path: str, overrides: list[str]) -> TrainConfig:
     config.model.base = str(RUN_BASES.get(run, WORK / "source" / "merged"))  # (f)'s: written when missing
     config.output_dir = str(WORK / ("train" if run == "qat" else f"train_{run}"))
     config.name = "mlm-135m-json-qat-q4_0" if run == "qat" else f"mlm-135m-json-{run}-full"
+    if run == "mix":
+        config.data.train = [*config.data.train, str(MIX_DATA / "train.jsonl")]  # generated in the train stage
     return config
 
 
@@ -132,7 +142,8 @@ def report(rows: list[dict[str, Any]], training: dict[str, dict[str, Any]], spee
         "QAT rows are (f)'s merged model fine-tuned in full for one epoch of v3 train through the Q4_0 round "
         "trip (`model.fake_quant: q4_0`, lr 1e-4), then exported `gguf-q4_0-pure` (and F16: the same weights); "
         "control rows the same epoch without the rounding; \"QAT + epoch at 3072 context\" rows one more QAT "
-        "epoch from the QAT model with rows up to 3072 tokens kept (1536 before). \"vs F16\" is against (f)'s "
+        "epoch from the QAT model with rows up to 3072 tokens kept (1536 before); \"QAT + epoch on v3 + "
+        "generated\" one more QAT epoch from the QAT model over v3 train + 450 generated rows, lr 5e-5. \"vs F16\" is against (f)'s "
         "F16, the model all start from. (f)'s rows come from constrained_quality.md.",
         "",
         "| model | size MB | rows | JSONExact | vs F16 | Field F1 | compliance | simple / medium / complex | commit |",
@@ -194,13 +205,17 @@ def main() -> int:
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N test rows")
     parser.add_argument("--run", choices=list(RUNS), default="qat")
+    parser.add_argument("--precisions", nargs="+", choices=list(PRECISION_LABELS), default=list(PRECISION_LABELS),
+                        help="the exports the eval stage evaluates (default: all)")
     args = parser.parse_args()
     config = qat_config(args.run, args.config, args.overrides)
     summary_path = RESULTS_DIR / f"qat_q4_0{infix(args.run)}_training_summary.json"
     files = run_files(args.run)
     if "train" in args.stages:
         if args.run in RUN_BASES and not Path(config.model.base, "config.json").is_file():
-            parser.error(f"--run {args.run} starts from {config.model.base}: run `--run qat` first")
+            parser.error(f"--run {args.run} starts from {config.model.base}: train the run it continues first")
+        if args.run == "mix" and not (MIX_DATA / "train.jsonl").is_file():
+            generate(MIX_ROWS, MIX_DATA, MIX_SEED, [])
         if not Path(config.model.base, "config.json").is_file():
             export_model(Path(config.model.base).parent, ["merged"], adapter=str(SOURCE_ADAPTER), report=print)
         recipe = Recipe(config)
@@ -212,8 +227,8 @@ def main() -> int:
             export_model(files["q4_0-pure"][0].parent, wanted, model=str(Path(config.output_dir) / "merged"),
                          name=file_stem(args.run), report=print)
     if "eval" in args.stages:
-        for path, out in files.values():
-            evaluate(path, out, args.limit)
+        for kind in args.precisions:
+            evaluate(*files[kind], args.limit)
     if "speed" in args.stages and args.run == "qat":
         measure_speed()
     if "report" in args.stages:
