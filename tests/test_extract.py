@@ -142,6 +142,18 @@ def test_extractor_on_the_llamacpp_backend(tiny_model_dir: Path, tmp_path: Path)
         _assert_valid(ex.extract(TEXT, EVENT_SCHEMA), EVENT_SCHEMA)
     finally:
         ex.runtime.close()
+    rewinding = Extractor.load(str(gguf), backend="llamacpp", max_new_tokens=96, grounded=True, rewind_repeats=True)
+    try:
+        assert rewinding.describe()["rewind_repeats"] is True
+        _assert_valid(rewinding.extract(TEXT, EVENT_SCHEMA), EVENT_SCHEMA)
+    finally:
+        rewinding.runtime.close()
+
+
+def test_rewind_repeats_needs_constrained_llamacpp(tiny_model_dir: Path) -> None:
+    for backend, constrained in (("hf", True), ("llamacpp", False)):
+        with pytest.raises(MaazaError, match="rewind_repeats needs constrained=True and backend='llamacpp'"):
+            Extractor.load(str(tiny_model_dir), backend=backend, constrained=constrained, rewind_repeats=True)
 
 
 def test_prompt_format_comes_from_maaza_json(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -119,6 +119,7 @@ class Extractor:
     max_new_tokens: int = 512
     lenient_datetime: bool = True
     grounded: bool = False  # constrained values copied from the text (maaza.eval.grounded)
+    rewind_repeats: bool = False  # llamacpp, constrained: drop repeated list items (maaza.eval.repeat_items)
     _grammar_errors: dict[str, str | None] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -134,19 +135,23 @@ class Extractor:
         prompt_format: str | None = None,
         dtype: str = "float32",
         grounded: bool = False,
+        rewind_repeats: bool = False,
     ) -> Extractor:
         """Load a model (bundled name, folder or hub id; default: the adapter's base, else smollm2-135m).
 
         `prompt_format` overrides the one saved in `maaza.json` (default `schema-chat`, or `schema` when
         the tokenizer has no chat template). `grounded` (constrained only) makes every free string and
         number a copy of a span of the text (`maaza.eval.grounded`): for pure extraction, not for fields
-        whose value must be inferred or normalised.
+        whose value must be inferred or normalised. `rewind_repeats` (constrained, llamacpp backend) drops
+        a list item that repeats an earlier one and closes the list (`maaza.eval.repeat_items`).
         """
         from maaza.tasks.edgejson import PROMPT_FORMATS
 
         check_backend(backend)
         if grounded and not constrained:
             raise MaazaError("grounded decoding is a constraint: it needs constrained=True")
+        if rewind_repeats and not (constrained and backend == "llamacpp"):
+            raise MaazaError("rewind_repeats needs constrained=True and backend='llamacpp' (it rewinds the KV cache)")
         if max_new_tokens <= 0:
             raise MaazaError("max_new_tokens must be a positive number")
         if prompt_format is not None and prompt_format not in PROMPT_FORMATS:
@@ -159,7 +164,8 @@ class Extractor:
         if not chosen:
             has_template = bool(getattr(runtime.tokenizer, "chat_template", None))
             chosen = DEFAULT_PROMPT_FORMAT if has_template else "schema"
-        return cls(runtime, backend, str(chosen), constrained, max_new_tokens, lenient_datetime, grounded)
+        return cls(runtime, backend, str(chosen), constrained, max_new_tokens, lenient_datetime, grounded,
+                   rewind_repeats)
 
     # -------------------------------------------------------------------------------------- public
 
@@ -200,6 +206,7 @@ class Extractor:
             "prompt_format": self.prompt_format,
             "constrained": self.constrained,
             "grounded": self.grounded,
+            "rewind_repeats": self.rewind_repeats,
             "max_new_tokens": self.max_new_tokens,
         }
 
@@ -247,6 +254,7 @@ class Extractor:
                 constraints if self.constrained else None,
                 max_new_tokens=self.max_new_tokens,
                 lenient_datetime=self.lenient_datetime,
+                rewind_repeats=self.rewind_repeats,
             )
         except ConstraintError as exc:
             if len(chunk) > 1:  # isolate the row that broke the grammar; the others still get answers
