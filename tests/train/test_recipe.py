@@ -289,6 +289,33 @@ def test_sigkill_mid_run_then_resume_equals_the_uninterrupted_run(
 # --- checkpoints, outputs, logs ----------------------------------------------------------------------
 
 
+def test_a_failed_checkpoint_write_is_a_clear_error_and_leaves_nothing_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a full disk did to a 1.6 GB full fine-tune checkpoint: torch's zip writer raised RuntimeError."""
+    import torch
+
+    model = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    folder = tmp_path / "checkpoints"
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "state": {"global_step": 2}}
+    ckpt.save_checkpoint(folder, "step-00000002", **parts)
+    real_save = torch.save
+
+    def full_disk(obj: Any, path: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(path).name == "optimizer.pt":
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 980424512 vs 980424400")
+        real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(MaazaError, match=r"could not write checkpoint .*step-00000004 \(RuntimeError: .*unexpected "
+                       r"pos.*GB free there now.*rerun with --resume"):
+        ckpt.save_checkpoint(folder, "step-00000004", **parts)
+    assert [p.name for p in folder.iterdir()] == ["step-00000002"]  # no staging folder left behind
+    assert ckpt.latest_checkpoint(folder) == folder / "step-00000002"
+
+
 def test_checkpoint_rotation_keeps_last_three_and_the_best(baseline: Run) -> None:
     folder = baseline.out / "checkpoints"
     names = sorted(p.name for p in folder.iterdir())

@@ -80,8 +80,15 @@ def save_checkpoint(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(staging, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError | RuntimeError):  # a full disk: torch's zip writer raises RuntimeError
+            free_gb = shutil.disk_usage(folder).free / 1e9
+            raise MaazaError(
+                f"could not write checkpoint {target} ({type(exc).__name__}: {str(exc).strip()[:200]}); "
+                f"{free_gb:.1f} GB free there now. The earlier checkpoints are complete: free some space "
+                "and rerun with --resume"
+            ) from exc
         raise
     return target
 
