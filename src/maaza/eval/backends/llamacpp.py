@@ -778,9 +778,11 @@ class LlamaCppBackend(Backend):
             watcher = RepeatedItemWatcher(schema, sealed_depth=found.depth, detect=rewinds < MAX_REWINDS)
             for kept in new_ids:
                 piece = self._piece(kept)
-                for reader in (guard, tracker, watcher):
-                    if reader is not None:
-                        reader.feed(kept if reader is guard else piece)
+                watcher.feed(piece)
+                if guard is not None:
+                    guard.feed(kept)
+                if tracker is not None:
+                    tracker.feed(piece)
             self._forget_after(len(ids) + keep - 1)
             return new_ids[-1]
 
