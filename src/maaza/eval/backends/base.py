@@ -48,7 +48,7 @@ class Backend(ABC):
     #: True when rows of one call are decoded together; False when the backend loops row by row.
     batched: bool = True
     #: True when the backend can drop generated tokens again (KV cache and grammar), for `rewind_repeats`.
-    REWINDS: bool = False
+    can_rewind: bool = False
 
     @abstractmethod
     def generate(
@@ -68,7 +68,7 @@ class Backend(ABC):
         close its JSON within the grammar (`maaza.eval.loop_guard`); such rows finish as "closed_on_loop" or
         "closed_on_budget".
 
-        `rewind_repeats` (constrained rows, backends with `REWINDS`): drop an array item that repeats an
+        `rewind_repeats` (constrained rows, backends with `can_rewind`): drop an array item that repeats an
         earlier one and close its array (`maaza.eval.repeat_items`); such rows' finish reasons end in
         "_after_rewind". Backends without it raise MaazaError (`check_rewind`).
 
@@ -81,7 +81,7 @@ class Backend(ABC):
 
     def check_rewind(self, rewind_repeats: bool) -> None:
         """Raise MaazaError when `rewind_repeats` is asked of a backend that cannot rewind tokens."""
-        if rewind_repeats and not self.REWINDS:
+        if rewind_repeats and not self.can_rewind:
             raise MaazaError(
                 f"rewinding repeated items needs the llamacpp backend, not {type(self).__name__}: it drops "
                 "generated tokens from the KV cache and the grammar matcher"

@@ -271,7 +271,7 @@ def tokenizer_candidates(path: Path, bundled: str | None, metadata: dict[str, An
 class LlamaCppBackend(Backend):
     name = "llamacpp"
     batched = False
-    REWINDS = True
+    can_rewind = True
 
     def __init__(
         self,
