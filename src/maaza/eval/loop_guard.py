@@ -136,16 +136,24 @@ class JsonPosition:
         elif char == "," and self.stack[-1]["object"]:
             self.stack[-1]["expect_key"] = True
 
-    def missing_required(self, schema: dict[str, Any] | None) -> list[str]:
-        """Required keys of the innermost open object that it does not have yet (by the schema's
-        `properties`/`items` along the open containers; [] when the schema does not say)."""
-        if not schema or not self.stack or not self.stack[-1]["object"]:
-            return []
+    def container_schema(self, schema: dict[str, Any]) -> dict[str, Any] | None:
+        """The schema node of the innermost open container, by the schema's `properties`/`items` along the
+        open containers (None when the schema does not say)."""
         node: Any = schema
         for parent in self.stack[:-1]:
             node = node.get("properties", {}).get(parent["key"]) if parent["object"] else node.get("items")
             if not isinstance(node, dict):
-                return []
+                return None
+        return node
+
+    def missing_required(self, schema: dict[str, Any] | None) -> list[str]:
+        """Required keys of the innermost open object that it does not have yet ([] when the schema does
+        not say)."""
+        if not schema or not self.stack or not self.stack[-1]["object"]:
+            return []
+        node = self.container_schema(schema)
+        if node is None:
+            return []
         required = node.get("required") or []
         return [key for key in required if isinstance(key, str) and key not in self.stack[-1]["keys"]]
 

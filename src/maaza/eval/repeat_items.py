@@ -26,6 +26,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from maaza.eval.loop_guard import JsonPosition
+
 MAX_REWINDS = 8  # per row; then the watcher stops reporting (each rewind seals one array, so few are needed)
 
 
@@ -50,31 +52,30 @@ def has_free_string(value: Any, node: Any) -> bool:
     return False
 
 
-class RepeatedItemWatcher:
-    """Scans generated JSON text; `found` is set at the first repeated item (see the module docstring)."""
+class RepeatedItemWatcher(JsonPosition):
+    """Scans generated JSON text; `found` is set at the first repeated item (see the module docstring).
+
+    The scanning (strings, escapes, keys, open containers) is the loop guard's `JsonPosition`; this class
+    adds, per open array, its finished item texts, where its current object item starts and where its
+    last comma is."""
 
     def __init__(self, schema: dict[str, Any] | None, sealed_depth: int | None = None, detect: bool = True) -> None:
+        super().__init__()
         self.schema = schema or {}
         self.sealed_depth = sealed_depth  # commas are vetoed while this array is open
         self.detect = detect
-        self.text = ""
-        self.token_ends: list[int] = []  # len(self.text) after each fed token
+        self.output = ""  # all text fed (JsonPosition's `text` is the current key)
+        self.token_ends: list[int] = []  # len(self.output) after each fed token
         self.found: Repeat | None = None
-        # per open container: {"array": bool, "key": str | None, "expect_key": bool,
-        #                      "items": list[str], "item_start": int | None, "comma": int | None}
-        self.stack: list[dict[str, Any]] = []
-        self.in_string = False
-        self.string_is_key = False
-        self.key_text = ""
-        self.escape = False
+        self._offset = 0  # offset of the character being read
 
     def feed(self, piece: str) -> None:
-        """Read one token's text."""
-        start = len(self.text)
-        self.text += piece
-        for offset, char in enumerate(piece, start):
-            self._char(char, offset)
-        self.token_ends.append(len(self.text))
+        """Read one token's text (after the top-level object closes too, as JsonPosition.feed does not)."""
+        start = len(self.output)
+        self.output += piece
+        for self._offset, char in enumerate(piece, start):
+            self._char(char)
+        self.token_ends.append(len(self.output))
 
     def tokens_before(self, offset: int) -> int:
         """How many fed tokens end at or before character `offset` (the tokens a rewind keeps)."""
@@ -84,7 +85,7 @@ class RepeatedItemWatcher:
         """False when `piece` would write a comma (outside strings) while the sealed array is open."""
         if self.sealed_depth is None:
             return True
-        depth, in_string, escape = len(self.stack), self.in_string, self.escape
+        depth, in_string, escape = len(self.stack), self.in_string, self._escape
         for char in piece:
             if in_string:
                 if escape:
@@ -105,43 +106,24 @@ class RepeatedItemWatcher:
                 return False
         return True
 
-    def _char(self, char: str, offset: int) -> None:
-        if self.in_string:
-            if self.escape:
-                self.escape = False
-            elif char == "\\":
-                self.escape = True
-            elif char == '"':
-                self.in_string = False
-                if self.string_is_key:
-                    self.stack[-1]["key"], self.stack[-1]["expect_key"] = self.key_text, False
-            elif self.string_is_key:
-                self.key_text += char
+    def _char(self, char: str) -> None:
+        structural = not self.in_string
+        depth = len(self.stack)
+        super()._char(char)
+        if not structural:
             return
-        if not self.stack and char != "{":
-            return  # text before the top-level object
-        top = self.stack[-1] if self.stack else None
-        if char == '"':
-            self.in_string = True
-            self.string_is_key = top is not None and not top["array"] and top["expect_key"]
-            self.key_text = ""
-        elif char in "{[":
-            if top is not None and top["array"]:
-                top["item_start"] = offset if char == "{" else None
-            self.stack.append({"array": char == "[", "key": None, "expect_key": char == "{", "items": [],
-                               "item_start": None, "comma": None})
-        elif char in "}]":
-            self.stack.pop()
+        if len(self.stack) > depth:  # a container opened
+            self.stack[-1].update(items=[], item_start=None, comma=None)
+            if depth and not self.stack[-2]["object"]:
+                self.stack[-2]["item_start"] = self._offset if char == "{" else None
+        elif len(self.stack) < depth:  # a container closed
             if self.sealed_depth is not None and len(self.stack) < self.sealed_depth:
                 self.sealed_depth = None
             parent = self.stack[-1] if self.stack else None
-            if char == "}" and parent is not None and parent["array"] and parent["item_start"] is not None:
-                self._item_closed(parent, self.text[parent["item_start"] : offset + 1])
-        elif char == "," and top is not None:
-            if top["array"]:
-                top["comma"] = offset
-            else:
-                top["expect_key"] = True
+            if char == "}" and parent is not None and not parent["object"] and parent["item_start"] is not None:
+                self._item_closed(parent, self.output[parent["item_start"] : self._offset + 1])
+        elif char == "," and self.stack and not self.stack[-1]["object"]:
+            self.stack[-1]["comma"] = self._offset
 
     def _item_closed(self, array: dict[str, Any], item: str) -> None:
         array["item_start"] = None
@@ -150,15 +132,8 @@ class RepeatedItemWatcher:
                 value = json.loads(item)
             except ValueError:
                 value = None
-            if value is not None and has_free_string(value, self._items_schema()):
-                self.found = Repeat(array["comma"], len(self.stack))
+            if value is not None:
+                node = self.container_schema(self.schema)  # the array's; its items are one level down
+                if has_free_string(value, node.get("items") if node is not None else None):
+                    self.found = Repeat(array["comma"], len(self.stack))
         array["items"].append(item)
-
-    def _items_schema(self) -> Any:
-        """The schema of the items of the innermost open array (walked along the open containers' keys)."""
-        node: Any = self.schema
-        for container in self.stack[:-1]:
-            if not isinstance(node, dict):
-                return None
-            node = node.get("items") if container["array"] else (node.get("properties") or {}).get(container["key"])
-        return node.get("items") if isinstance(node, dict) else None

@@ -746,18 +746,25 @@ class LlamaCppBackend(Backend):
             stats.mask_calls += 1
             return token
 
+        def read(token: int) -> None:
+            """Feed an output token to the row's readers (guard, repeat watcher, JSON tracker)."""
+            piece = self._piece(token)
+            if guard is not None:
+                guard.feed(token)
+            if watcher is not None:
+                watcher.feed(piece)
+            if tracker is not None:
+                tracker.feed(piece)
+
         def emit(token: int) -> str | None:
             """Record a chosen token; the row's finish reason when it ends here ("rewind": see below)."""
             if token in eos:
                 return "eos"  # the EOS token itself is not output
             new_ids.append(token)
-            if guard is not None:
-                guard.feed(token)
-            if watcher is not None:
-                watcher.feed(self._piece(token))
-                if watcher.found is not None:
-                    return "rewind"
-            if tracker is not None and tracker.feed(self._piece(token)):
+            read(token)
+            if watcher is not None and watcher.found is not None:
+                return "rewind"
+            if tracker is not None and tracker.closed:
                 return "json_closed"
             return "length" if len(new_ids) >= budget else None
 
@@ -777,12 +784,7 @@ class LlamaCppBackend(Backend):
             tracker = JsonObjectTracker() if tracker is not None else None
             watcher = RepeatedItemWatcher(schema, sealed_depth=found.depth, detect=rewinds < MAX_REWINDS)
             for kept in new_ids:
-                piece = self._piece(kept)
-                watcher.feed(piece)
-                if guard is not None:
-                    guard.feed(kept)
-                if tracker is not None:
-                    tracker.feed(piece)
+                read(kept)
             self._forget_after(len(ids) + keep - 1)
             return new_ids[-1]
 
