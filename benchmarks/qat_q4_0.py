@@ -16,13 +16,14 @@ token embedding / tied head Q4_0 too: the fastest layout, 203 decode tok/s in ed
 as constrained_quality.py evaluates the GPTQ files: llama.cpp, JSON-schema constrained, loop guard,
 grounded values, 2048-token budget, all 158 EdgeJSON v3 test rows. The report sets it beside (f)'s F16 and
 GPTQ rows. The same weights are also evaluated as F16 (the "vs F16" the issue asks of a 4-bit file).
-`--run long` (after `--run qat`) trains one more QAT epoch from the QAT model at 3072-token context, so
-43 of the 52 long v3 train rows (dropped at 1536) are learnt too. `--run mix` (after `qat`) trains one more
-QAT epoch from the QAT model over v3 train + 450 new generated rows (`maaza data generate`, seed 5), lr 5e-5. `--run control` trains the same epoch with no
-rounding in the forward pass (`model.fake_quant` unset) and evaluates it the same two ways: does the rounding in training matter, or the extra epoch? The trained
+`--run control` trains the same epoch with no rounding in the forward pass (`model.fake_quant` unset) and
+evaluates it the same two ways: does the rounding in training matter, or the extra epoch? `--run long`
+(after `--run qat`) trains one more QAT epoch from the QAT model at 3072-token context, so 43 of the 52 long
+v3 train rows (dropped at 1536) are learnt too. `--run mix` (after `qat`) trains one more QAT epoch from the
+QAT model over v3 train + 450 new generated rows (`maaza data generate`, seed 5), lr 5e-5. The trained
 weights (270 MB, 78 MB as Q4_0) are not committed: the command regenerates them (about 27 minutes here).
 
-Writes benchmarks/results/qat_q4_0.json|md, and per run (`qat`: no infix, `control`: `_control`)
+Writes benchmarks/results/qat_q4_0.json|md, and per run (`qat`: no infix, others: `_RUN`)
 qat_q4_0{infix}_training_summary.json and qat_q4_0{infix}_constrained.json (Q4_0) /
 qat_q4_0{infix}_f16_constrained.json.
 """
@@ -97,15 +98,16 @@ def infix(run: str) -> str:
     return "" if run == "qat" else f"_{run}"
 
 
-def file_stem(run: str) -> str:
-    """The `--name` of the run's exports (`qat-q4_0-pure.gguf`, `control-f16.gguf`)."""
-    return "qat" if run == "qat" else run
+def summary_file(run: str) -> Path:
+    """The run's training summary in benchmarks/results."""
+    return RESULTS_DIR / f"qat_q4_0{infix(run)}_training_summary.json"
 
 
 def run_files(run: str) -> dict[str, tuple[Path, Path]]:
-    """Per precision (PRECISION_LABELS), the run's exported GGUF and its results file."""
+    """Per precision (PRECISION_LABELS), the run's exported GGUF (`qat-q4_0-pure.gguf`, `control-f16.gguf`)
+    and its results file."""
     name = infix(run)
-    return {kind: (WORK / f"exports{name}" / f"{file_stem(run)}-{kind}.gguf",
+    return {kind: (WORK / f"exports{name}" / f"{run}-{kind}.gguf",
                    RESULTS_DIR / f"qat_q4_0{name}{'' if kind == 'q4_0-pure' else '_' + kind}_constrained.json")
             for kind in PRECISION_LABELS}
 
@@ -143,8 +145,9 @@ def report(rows: list[dict[str, Any]], training: dict[str, dict[str, Any]], spee
         "trip (`model.fake_quant: q4_0`, lr 1e-4), then exported `gguf-q4_0-pure` (and F16: the same weights); "
         "control rows the same epoch without the rounding; \"QAT + epoch at 3072 context\" rows one more QAT "
         "epoch from the QAT model with rows up to 3072 tokens kept (1536 before); \"QAT + epoch on v3 + "
-        "generated\" one more QAT epoch from the QAT model over v3 train + 450 generated rows, lr 5e-5. \"vs F16\" is against (f)'s "
-        "F16, the model all start from. (f)'s rows come from constrained_quality.md.",
+        "generated\" one more QAT epoch from the QAT model over v3 train + 450 generated rows, lr 5e-5. "
+        "\"vs F16\" is against (f)'s F16, the model all start from. (f)'s rows come from "
+        "constrained_quality.md.",
         "",
         "| model | size MB | rows | JSONExact | vs F16 | Field F1 | compliance | simple / medium / complex | commit |",
         "|---|---:|---:|---:|---:|---:|---:|---|---|",
@@ -209,7 +212,6 @@ def main() -> int:
                         help="the exports the eval stage evaluates (default: all)")
     args = parser.parse_args()
     config = qat_config(args.run, args.config, args.overrides)
-    summary_path = RESULTS_DIR / f"qat_q4_0{infix(args.run)}_training_summary.json"
     files = run_files(args.run)
     if "train" in args.stages:
         if args.run in RUN_BASES and not Path(config.model.base, "config.json").is_file():
@@ -220,12 +222,12 @@ def main() -> int:
             export_model(Path(config.model.base).parent, ["merged"], adapter=str(SOURCE_ADAPTER), report=print)
         recipe = Recipe(config)
         summary = recipe.run(resume=latest_checkpoint(recipe.ckpt_dir) is not None)
-        atomic_write_json(summary_path, summary)
+        atomic_write_json(summary_file(args.run), summary)
     if "export" in args.stages:
         wanted = [f"gguf-{kind}" for kind, (path, _) in files.items() if not path.is_file()]
         if wanted:
             export_model(files["q4_0-pure"][0].parent, wanted, model=str(Path(config.output_dir) / "merged"),
-                         name=file_stem(args.run), report=print)
+                         name=args.run, report=print)
     if "eval" in args.stages:
         for kind in args.precisions:
             evaluate(*files[kind], args.limit)
@@ -239,9 +241,8 @@ def main() -> int:
             for kind, (_, out) in run_files(run).items():
                 if out.is_file():
                     rows.append(row(f"{RUN_LABELS[run]} {PRECISION_LABELS[kind]}", json.loads(out.read_text()), f16))
-            summary_file = RESULTS_DIR / f"qat_q4_0{infix(run)}_training_summary.json"
-            if summary_file.is_file():
-                training[run] = json.loads(summary_file.read_text())
+            if summary_file(run).is_file():
+                training[run] = json.loads(summary_file(run).read_text())
         atomic_write_json(RESULTS_DIR / "qat_q4_0.json", {"environment": environment(), "rows": rows,
                                                            "training": training})
         speed_file = RESULTS_DIR / "qat_q4_0_speed.json"
