@@ -20,7 +20,10 @@ GPTQ rows. The same weights are also evaluated as F16 (the "vs F16" the issue as
 evaluates it the same two ways: does the rounding in training matter, or the extra epoch? `--run long`
 (after `--run qat`) trains one more QAT epoch from the QAT model at 3072-token context, so 43 of the 52 long
 v3 train rows (dropped at 1536) are learnt too. `--run mix` (after `qat`) trains one more QAT epoch from the
-QAT model over v3 train + 450 new generated rows (`maaza data generate`, seed 5), lr 5e-5. The trained
+QAT model over v3 train + 450 new generated rows (`maaza data generate`, seed 5), lr 5e-5. `--run listing`
+(after `qat`) trains one more QAT epoch from the QAT model over v3 train + 400 new rows in the v3 layout
+(`maaza data generate --styles listing`, seed 6: list items with no marker, as in the failing complex test
+rows) at 2048-token context. The trained
 weights (270 MB, 78 MB as Q4_0) are not committed: the command regenerates them (about 27 minutes here).
 
 Writes benchmarks/results/qat_q4_0.json|md, and per run (`qat`: no infix, others: `_RUN`)
@@ -58,15 +61,26 @@ RUNS = {  # run -> its own overrides
     # a second QAT epoch from `qat`'s output at full context: the 52 v3 train rows over 1536 tokens (most of
     # them complex, like the test rows that fail) are trained on instead of dropped
     "long": ["model.fake_quant=q4_0", "data.max_length=3072", "train.micro_batch_tokens=3072"],
-    # a second QAT epoch from `qat`'s output over v3 train + MIX_ROWS new generated rows, at half the rate
+    # a second QAT epoch from `qat`'s output over v3 train + 450 new generated rows (RUN_DATA), at half the rate
     "mix": ["model.fake_quant=q4_0", "train.lr=5e-5"],
+    # a second QAT epoch from `qat`'s output over v3 train + 400 new rows in the v3 listing layout (RUN_DATA:
+    # unmarked list items), at 2048-token context
+    "listing": ["model.fake_quant=q4_0", "data.max_length=2048"],
 }
 RUN_LABELS = {"qat": "QAT", "control": "control (no rounding)", "long": "QAT + epoch at 3072 context",
-              "mix": "QAT + epoch on v3 + generated"}
+              "mix": "QAT + epoch on v3 + generated", "listing": "QAT + epoch on v3 + generated listings"}
 # run -> the merged model it starts from (default: (f)'s)
-RUN_BASES = {"long": WORK / "train" / "merged", "mix": WORK / "train" / "merged"}
-MIX_ROWS, MIX_SEED = 450, 5  # `maaza data generate` rows (95% train) and seed; (f) was trained on seeds 1-4
-MIX_DATA = WORK / f"generated_{MIX_ROWS}_seed{MIX_SEED}"
+RUN_BASES = {run: WORK / "train" / "merged" for run in ("long", "mix", "listing")}
+# run -> the `maaza data generate` rows (95% train), seed and options it adds to v3 train ((f) was trained on
+# seeds 1-4 of the default styles), and the folder they go to
+RUN_DATA = {"mix": (450, 5, []), "listing": (400, 6, ["--styles", "listing"])}
+
+
+def generated_data(run: str) -> Path:
+    rows, seed, _ = RUN_DATA[run]
+    return WORK / (f"generated_{rows}_seed{seed}" if run == "mix" else f"generated_{run}_{rows}_seed{seed}")
+
+
 PRECISION_LABELS = {"q4_0-pure": "Q4_0 (pure)", "f16": "F16"}  # export format (without `gguf-`) -> label
 REFERENCES = {  # (f)'s rows of constrained_quality.md, same decoding
     "F16 (no rounding)": OUT_DIR / "llamacpp_f16_third_warm-start_adapter_loop_guard_grounded.json",
@@ -88,8 +102,8 @@ def qat_config(run: str, config_path: str, overrides: list[str]) -> TrainConfig:
     config.model.base = str(RUN_BASES.get(run, WORK / "source" / "merged"))  # (f)'s: written when missing
     config.output_dir = str(WORK / ("train" if run == "qat" else f"train_{run}"))
     config.name = "mlm-135m-json-qat-q4_0" if run == "qat" else f"mlm-135m-json-{run}-full"
-    if run == "mix":
-        config.data.train = [*config.data.train, str(MIX_DATA / "train.jsonl")]  # generated in the train stage
+    if run in RUN_DATA:
+        config.data.train = [*config.data.train, str(generated_data(run) / "train.jsonl")]  # made by the train stage
     return config
 
 
@@ -145,7 +159,9 @@ def report(rows: list[dict[str, Any]], training: dict[str, dict[str, Any]], spee
         "trip (`model.fake_quant: q4_0`, lr 1e-4), then exported `gguf-q4_0-pure` (and F16: the same weights); "
         "control rows the same epoch without the rounding; \"QAT + epoch at 3072 context\" rows one more QAT "
         "epoch from the QAT model with rows up to 3072 tokens kept (1536 before); \"QAT + epoch on v3 + "
-        "generated\" one more QAT epoch from the QAT model over v3 train + 450 generated rows, lr 5e-5. "
+        "generated\" one more QAT epoch from the QAT model over v3 train + 450 generated rows, lr 5e-5; \"QAT + "
+        "epoch on v3 + generated listings\" one more QAT epoch from the QAT model over v3 train + 400 rows "
+        "generated in the v3 layout (`--styles listing`), 2048-token context. "
         "\"vs F16\" is against (f)'s F16, the model all start from. (f)'s rows come from "
         "constrained_quality.md.",
         "",
@@ -216,8 +232,9 @@ def main() -> int:
     if "train" in args.stages:
         if args.run in RUN_BASES and not Path(config.model.base, "config.json").is_file():
             parser.error(f"--run {args.run} starts from {config.model.base}: train the run it continues first")
-        if args.run == "mix" and not (MIX_DATA / "train.jsonl").is_file():
-            generate(MIX_ROWS, MIX_DATA, MIX_SEED, [])
+        if args.run in RUN_DATA and not (generated_data(args.run) / "train.jsonl").is_file():
+            rows, seed, options = RUN_DATA[args.run]
+            generate(rows, generated_data(args.run), seed, options)
         if not Path(config.model.base, "config.json").is_file():
             export_model(Path(config.model.base).parent, ["merged"], adapter=str(SOURCE_ADAPTER), report=print)
         recipe = Recipe(config)

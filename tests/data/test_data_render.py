@@ -66,6 +66,47 @@ def test_kv_style_looks_like_the_public_set() -> None:
     assert "JSON" in lines[-1]
 
 
+def test_listing_style_is_the_edgejson_v3_layout() -> None:
+    """Unmarked list items (a new item shows where a label comes back), `True`, bare labels for empties."""
+    schema = {"title": "Shipment", "type": "object", "properties": {
+        "shipment_id": {"type": "string"}, "fragile": {"type": "boolean"}, "customs": {"type": "object"},
+        "items": {"type": "array", "items": {"type": "object", "properties": {
+            "sku": {"type": "string"}, "quantity": {"type": "integer"},
+            "tags": {"type": "array", "items": {"type": "string"}}}}},
+        "carrier": {"type": "object", "properties": {"name": {"type": "string"}}}}}
+    record = {"shipment_id": "SH-1", "fragile": True, "customs": {},
+              "items": [{"sku": "A-1", "quantity": 2, "tags": ["Cold", "Glass"]}, {}, {"quantity": 5}],
+              "carrier": {"name": "Ann Lee"}}
+    assert render(record, schema, "listing", random.Random(0)) == "\n".join([
+        "Shipment", "", "Shipment Id: SH-1", "Fragile: True", "Customs:", "Items:", "  Sku: A-1", "  Quantity: 2",
+        "  Tags:", "    Cold", "    Glass", "  Quantity: 5", "Carrier:", "  Name: Ann Lee", "",
+        "Please extract the shipment information as JSON.",
+    ])
+    assert ungrounded_leaves(record, render(record, schema, "listing", random.Random(0))) == []
+
+
+def test_listing_style_re_renders_the_v3_train_template_rows() -> None:
+    """Every template row of EdgeJSON v3 train, rendered from its gold answer, is its prompt below the
+    title line (v3 titles a few schemas "New ..." or "... Report")."""
+    import json
+
+    folder = shipped_schema_dir()
+    schemas = load_schemas(folder)
+    rows = [json.loads(line) for line in (folder.parent / "train.jsonl").read_text().splitlines()]
+    template = [row for row in rows if row.get("teacher") == "template"]
+    assert len(template) == 415
+    for row in template:
+        text = render(row["expected_output"], schemas[row["schema_id"]], "listing", random.Random(0))
+        assert text.split("\n", 1)[1] == row["prompt"].split("\n", 1)[1], row["id"]
+
+
+def test_listing_style_is_not_in_the_default_mix() -> None:
+    from maaza.data.render import DEFAULT_WEIGHTS
+
+    assert DEFAULT_WEIGHTS["listing"] == 0
+    assert "listing" not in {pick_style(random.Random(seed), DEFAULT_WEIGHTS) for seed in range(300)}
+
+
 def test_nested_lists_render_as_sub_sections() -> None:
     record = {"shipment_id": "SH-1", "customer": {"name": "Ann Lee", "email": "ann@x.io"},
               "items": [{"sku": "A-1", "quantity": 2, "price": 3.5}, {"sku": "B-2", "quantity": 1, "price": 10.0}]}

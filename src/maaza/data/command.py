@@ -44,7 +44,7 @@ def add_parser(sub: Any) -> None:
                    "e.g. edgejson_v3/test.jsonl")
     g.add_argument("--styles", default=None,
                    help="render styles with optional weights, e.g. 'kv=3,prose,email' "
-                   "(styles: kv, prose, email, chat, log, table, document; default: all, weighted)")
+                   "(styles: kv, prose, email, chat, log, table, document, listing; default: all but listing, weighted)")
     g.add_argument("--max-attempts", type=int, default=6, help="tries per sample before it is dropped (default 6)")
     g.add_argument("--optional-prob", type=float, default=0.7, help="chance an optional field is present (0.7)")
     g.add_argument("--max-items", type=int, default=4, help="default maximum array length (default 4)")

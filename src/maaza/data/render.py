@@ -5,7 +5,12 @@ verbatim, numbers as `json.dumps` prints them, booleans as `true`/`false`. Null 
 from records upstream. Styles (picked with weights by a seeded RNG):
 
 - `kv`: the public EdgeJSON listing (title line, `Label: value` lines, nested indentation, a closing
-  instruction such as "Please extract the ... information as JSON.");
+  instruction such as "Please extract the ... information as JSON."), with list items marked (`- `, `* `
+  or `1. `) and labels sometimes paraphrased;
+- `listing` (weight 0 by default: ask for it with `--styles listing`): that listing exactly as EdgeJSON v3
+  writes it: the schema's title, every label `Title Case` of its key, list items one after another with
+  no marker (a new item shows only where a label comes back: the boundary the v3 test's long lists make a
+  model infer), always "Please extract the ... information as JSON.";
 - `prose`: sentences; `email`: headers and a body; `chat`: a chat/SMS message; `log`: log line(s) with
   `key=value` pairs; `table`: markdown or CSV tables; `document`: headings and bullets.
 
@@ -24,9 +29,10 @@ from typing import Any
 from maaza.data import vocab
 from maaza.data.semantics import tokens
 
-STYLES = ("kv", "prose", "email", "chat", "log", "table", "document")
+STYLES = ("kv", "prose", "email", "chat", "log", "table", "document", "listing")
 DEFAULT_WEIGHTS: dict[str, float] = {
     "kv": 0.24, "prose": 0.14, "email": 0.12, "chat": 0.12, "log": 0.1, "table": 0.12, "document": 0.16,
+    "listing": 0.0,  # zero: the default mix (and every dataset generated with it) stays as it was
 }
 
 ACRONYMS = {
@@ -333,6 +339,41 @@ def _kv_item(item: Node, pad: str, mark: str, lines: list[str], bullet: str) -> 
     cont = " " * len(mark)
     for offset, text in enumerate(sub):
         lines.append(f"{pad}{mark if offset == 0 else cont}{text}")
+
+
+def render_listing(ctx: RenderContext) -> str:
+    """The EdgeJSON v3 listing: title, `Label: value` lines, 2-space nesting, unmarked list items."""
+    lines = [ctx.title, ""]
+    _listing_lines(ctx.tree, 0, lines)
+    return "\n".join([*lines, "", f"Please extract the {ctx.title_lower} information as JSON."])
+
+
+def _listing_lines(node: Node, level: int, lines: list[str]) -> None:
+    pad = "  " * level
+    for child in node.children:
+        if child.kind == "leaf":
+            lines.append(f"{pad}{child.label}:{_listing_value(child.value)}")
+            continue
+        lines.append(f"{pad}{child.label}:")
+        if child.kind == "object":
+            _listing_lines(child, level + 1, lines)
+            continue
+        for item in child.children:
+            if item.kind == "object":
+                _listing_lines(item, level + 1, lines)
+            else:  # a scalar (or, flattened, a nested list's leaves) on its own line; an empty item shows nothing
+                texts = (_listing_value(value).strip() for _, value in _leaves(item, []))
+                lines.extend(f"{pad}  {text}" for text in texts if text)
+
+
+def _listing_value(value: Any) -> str:
+    """What follows a label's colon in the v3 listing: ` True`/` False` for booleans, nothing for an empty
+    object or list, else ` ` and the value's surface form."""
+    if isinstance(value, bool):
+        return " True" if value else " False"
+    if isinstance(value, dict | list) and not value:
+        return ""
+    return f" {surface(value)}"
 
 
 # ---------------------------------------------------------------------------------------- prose
@@ -699,11 +740,12 @@ def _doc_block(node: Node, pad: str, lines: list[str], bold: bool) -> None:
 
 RENDERERS: dict[str, Callable[[RenderContext], str]] = {
     "kv": render_kv, "prose": render_prose, "email": render_email, "chat": render_chat, "log": render_log,
-    "table": render_table, "document": render_document,
+    "table": render_table, "document": render_document, "listing": render_listing,
 }
 _CASINGS: dict[str, tuple[str, ...]] = {
     "kv": ("public", "title", "sentence"), "prose": ("lower",), "email": ("title", "sentence"),
     "chat": ("lower",), "log": ("raw",), "table": ("title", "sentence"), "document": ("title", "sentence"),
+    "listing": ("public",),
 }
 
 
