@@ -5,7 +5,9 @@
 For every test row: are its gold string values spans of its text (as JSON writes them), are its gold
 numbers written in the text, and does the grounded grammar (`maaza.eval.grounded`, compiled for the row's
 schema and text) accept the gold answer token by token (SmolLM2 tokenizer)? A row it rejects can never be
-an exact match under `--grounded`. Also times grammar compile + matcher creation per row. Writes
+an exact match under `--grounded`. Nor can a row whose gold answer holds an empty list item (`{}`): the v3
+listing prints nothing for it (`"errors": [{}, {"field": "Control"}]` reads `Errors: / Field: Control`), so
+no text says it is there. Also times grammar compile + matcher creation per row. Writes
 benchmarks/results/grounding_coverage.json|md.
 """
 
@@ -25,6 +27,15 @@ from maaza.models.registry import DEFAULT_MODEL, resolve_model
 from maaza.tasks.edgejson import default_paths, load_rows, load_schemas
 
 
+def empty_items(value: Any) -> int:
+    """How many list items in `value` (at any depth) are the empty object."""
+    if isinstance(value, dict):
+        return sum(empty_items(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(item == {} or empty_items(item) for item in value)
+    return 0
+
+
 def main() -> int:
     from llguidance import LLMatcher
     from transformers import AutoTokenizer
@@ -40,7 +51,10 @@ def main() -> int:
     rejected: list[dict[str, Any]] = []
     by_complexity: dict[str, dict[str, int]] = {}
     compile_seconds = 0.0
+    unprinted: list[str] = []  # rows whose gold holds an empty list item
     for row in rows:
+        if empty_items(row.expected_output):
+            unprinted.append(row.id)
         escaped_text = json.dumps(row.prompt, ensure_ascii=False)[1:-1]
         for leaf in flatten_leaves(row.expected_output).values():
             if isinstance(leaf, str):
@@ -73,6 +87,8 @@ def main() -> int:
         "numbers_in_text": numbers_in_text,
         "compile_ms_per_row": round(1000 * compile_seconds / len(rows), 1),
         "rejected": rejected,
+        "empty_item_rows": unprinted,
+        "exact_ceiling": len(rows) - len({r["id"] for r in rejected} | set(unprinted)),
     }
     atomic_write_json(RESULTS_DIR / "grounding_coverage.json", results)
     lines = [
@@ -89,6 +105,12 @@ def main() -> int:
         "Rejected gold answers (each holds a value that is not in its text):",
         "",
         *[f"- `{r['id']}`: accepted up to `…{r['accepted_prefix']}`, next `{r['next']}`" for r in rejected],
+        "",
+        f"Gold answers holding an empty list item `{{}}` that the text does not show ({len(unprinted)}): "
+        + ", ".join(f"`{row_id}`" for row_id in unprinted),
+        "",
+        f"Rows that can be an exact match at all under `--grounded`: {results['exact_ceiling']} of {len(rows)} "
+        f"({100 * results['exact_ceiling'] / len(rows):.1f}%).",
     ]
     text = "\n".join(lines) + "\n"
     atomic_write_text(RESULTS_DIR / "grounding_coverage.md", text)

@@ -66,14 +66,20 @@ RUNS = {  # run -> its own overrides
     # a second QAT epoch from `qat`'s output over v3 train + 400 new rows in the v3 listing layout (RUN_DATA:
     # unmarked list items), at 2048-token context
     "listing": ["model.fake_quant=q4_0", "data.max_length=2048"],
+    # a third QAT epoch, from `listing`'s output, over 400 more such rows only (no v3 train), at half the rate
+    "listing2": ["model.fake_quant=q4_0", "data.max_length=2048", "train.lr=5e-5"],
 }
 RUN_LABELS = {"qat": "QAT", "control": "control (no rounding)", "long": "QAT + epoch at 3072 context",
-              "mix": "QAT + epoch on v3 + generated", "listing": "QAT + epoch on v3 + generated listings"}
+              "mix": "QAT + epoch on v3 + generated", "listing": "QAT + epoch on v3 + generated listings",
+              "listing2": "QAT + listings epoch + epoch on generated listings only"}
 # run -> the merged model it starts from (default: (f)'s)
-RUN_BASES = {run: WORK / "train" / "merged" for run in ("long", "mix", "listing")}
+RUN_BASES = {**{run: WORK / "train" / "merged" for run in ("long", "mix", "listing")},
+             "listing2": WORK / "train_listing" / "merged"}
 # run -> the `maaza data generate` rows (95% train), seed and options it adds to v3 train ((f) was trained on
 # seeds 1-4 of the default styles), and the folder they go to
-RUN_DATA = {"mix": (450, 5, []), "listing": (400, 6, ["--styles", "listing"])}
+RUN_DATA = {"mix": (450, 5, []), "listing": (400, 6, ["--styles", "listing"]),
+            "listing2": (400, 7, ["--styles", "listing"])}
+GENERATED_ONLY = {"listing2"}  # runs that train on their generated rows without v3 train
 
 
 def generated_data(run: str) -> Path:
@@ -103,7 +109,8 @@ def qat_config(run: str, config_path: str, overrides: list[str]) -> TrainConfig:
     config.output_dir = str(WORK / ("train" if run == "qat" else f"train_{run}"))
     config.name = "mlm-135m-json-qat-q4_0" if run == "qat" else f"mlm-135m-json-{run}-full"
     if run in RUN_DATA:
-        config.data.train = [*config.data.train, str(generated_data(run) / "train.jsonl")]  # made by the train stage
+        v3 = [] if run in GENERATED_ONLY else config.data.train
+        config.data.train = [*v3, str(generated_data(run) / "train.jsonl")]  # made by the train stage
     return config
 
 

@@ -1,7 +1,8 @@
 """Render a record as text a person would write: grounded by construction.
 
 Every leaf value appears in the text exactly as its JSON output form (`surface(value)`): strings
-verbatim, numbers as `json.dumps` prints them, booleans as `true`/`false`. Null leaves are omitted
+verbatim, numbers as `json.dumps` prints them, booleans as `true`/`false` (`listing`: `True`/`False`, as
+EdgeJSON v3 writes them; the grounding check ignores a boolean's case). Null leaves are omitted
 from records upstream. Styles (picked with weights by a seeded RNG):
 
 - `kv`: the public EdgeJSON listing (title line, `Label: value` lines, nested indentation, a closing
