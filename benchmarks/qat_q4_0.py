@@ -23,7 +23,8 @@ v3 train rows (dropped at 1536) are learnt too. `--run mix` (after `qat`) trains
 QAT model over v3 train + 450 new generated rows (`maaza data generate`, seed 5), lr 5e-5. `--run listing`
 (after `qat`) trains one more QAT epoch from the QAT model over v3 train + 400 new rows in the v3 layout
 (`maaza data generate --styles listing`, seed 6: list items with no marker, as in the failing complex test
-rows) at 2048-token context. The trained
+rows) at 2048-token context; `--run listing2` (after `listing`) one more from that model over 400 further
+such rows alone (seed 7), lr 5e-5. The trained
 weights (270 MB, 78 MB as Q4_0) are not committed: the command regenerates them (about 27 minutes here).
 
 Writes benchmarks/results/qat_q4_0.json|md, and per run (`qat`: no infix, others: `_RUN`)
@@ -83,6 +84,7 @@ GENERATED_ONLY = {"listing2"}  # runs that train on their generated rows without
 
 
 def generated_data(run: str) -> Path:
+    """The run's generated dataset folder (`mix` keeps the name its data was first generated under)."""
     rows, seed, _ = RUN_DATA[run]
     return WORK / (f"generated_{rows}_seed{seed}" if run == "mix" else f"generated_{run}_{rows}_seed{seed}")
 
@@ -168,7 +170,8 @@ def report(rows: list[dict[str, Any]], training: dict[str, dict[str, Any]], spee
         "epoch from the QAT model with rows up to 3072 tokens kept (1536 before); \"QAT + epoch on v3 + "
         "generated\" one more QAT epoch from the QAT model over v3 train + 450 generated rows, lr 5e-5; \"QAT + "
         "epoch on v3 + generated listings\" one more QAT epoch from the QAT model over v3 train + 400 rows "
-        "generated in the v3 layout (`--styles listing`), 2048-token context. "
+        "generated in the v3 layout (`--styles listing`), 2048-token context; \"QAT + listings epoch + epoch on "
+        "generated listings only\" one more from that model over 400 further such rows alone, lr 5e-5. "
         "\"vs F16\" is against (f)'s F16, the model all start from. (f)'s rows come from "
         "constrained_quality.md.",
         "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from data_helpers import NESTED_SCHEMA, shipped_schema_dir
 
 from maaza.data.records import RecordGenerator
-from maaza.data.render import STYLES, Labeler, build_tree, pick_style, render, surface
+from maaza.data.render import DEFAULT_WEIGHTS, STYLES, Labeler, build_tree, pick_style, render, surface
 from maaza.data.validate import ungrounded_leaves
 from maaza.tasks.edgejson import load_schemas
 
@@ -88,8 +89,6 @@ def test_listing_style_is_the_edgejson_v3_layout() -> None:
 def test_listing_style_re_renders_the_v3_train_template_rows() -> None:
     """Every template row of EdgeJSON v3 train, rendered from its gold answer, is its prompt below the
     title line (v3 titles a few schemas "New ..." or "... Report")."""
-    import json
-
     folder = shipped_schema_dir()
     schemas = load_schemas(folder)
     rows = [json.loads(line) for line in (folder.parent / "train.jsonl").read_text().splitlines()]
@@ -101,8 +100,6 @@ def test_listing_style_re_renders_the_v3_train_template_rows() -> None:
 
 
 def test_listing_style_is_not_in_the_default_mix() -> None:
-    from maaza.data.render import DEFAULT_WEIGHTS
-
     assert DEFAULT_WEIGHTS["listing"] == 0
     assert "listing" not in {pick_style(random.Random(seed), DEFAULT_WEIGHTS) for seed in range(300)}
 
