@@ -27,15 +27,6 @@ from maaza.models.registry import DEFAULT_MODEL, resolve_model
 from maaza.tasks.edgejson import default_paths, load_rows, load_schemas
 
 
-def empty_items(value: Any) -> int:
-    """How many list items in `value` (at any depth) are the empty object."""
-    if isinstance(value, dict):
-        return sum(empty_items(item) for item in value.values())
-    if isinstance(value, list):
-        return sum(item == {} or empty_items(item) for item in value)
-    return 0
-
-
 def main() -> int:
     from llguidance import LLMatcher
     from transformers import AutoTokenizer
@@ -53,10 +44,11 @@ def main() -> int:
     compile_seconds = 0.0
     unprinted: list[str] = []  # rows whose gold holds an empty list item
     for row in rows:
-        if empty_items(row.expected_output):
+        leaves = flatten_leaves(row.expected_output)  # an empty list item is a leaf `{}` at a list index
+        if any(leaf == {} and path and isinstance(path[-1], int) for path, leaf in leaves.items()):
             unprinted.append(row.id)
         escaped_text = json.dumps(row.prompt, ensure_ascii=False)[1:-1]
-        for leaf in flatten_leaves(row.expected_output).values():
+        for leaf in leaves.values():
             if isinstance(leaf, str):
                 strings += 1
                 strings_in_text += json.dumps(leaf, ensure_ascii=False)[1:-1] in escaped_text

@@ -78,12 +78,13 @@ def test_listing_style_is_the_edgejson_v3_layout() -> None:
     record = {"shipment_id": "SH-1", "fragile": True, "customs": {},
               "items": [{"sku": "A-1", "quantity": 2, "tags": ["Cold", "Glass"]}, {}, {"quantity": 5}],
               "carrier": {"name": "Ann Lee"}}
-    assert render(record, schema, "listing", random.Random(0)) == "\n".join([
+    text = render(record, schema, "listing", random.Random(0))
+    assert text == "\n".join([
         "Shipment", "", "Shipment Id: SH-1", "Fragile: True", "Customs:", "Items:", "  Sku: A-1", "  Quantity: 2",
         "  Tags:", "    Cold", "    Glass", "  Quantity: 5", "Carrier:", "  Name: Ann Lee", "",
         "Please extract the shipment information as JSON.",
     ])
-    assert ungrounded_leaves(record, render(record, schema, "listing", random.Random(0))) == []
+    assert ungrounded_leaves(record, text) == []
 
 
 def test_listing_style_re_renders_the_v3_train_template_rows() -> None:
