@@ -130,9 +130,11 @@ MIXED_RUNS = {
 TEACHER_SAMPLES = 12  # the local-server teacher's throughput sample (each rewrite is one 135M generation)
 
 
-def generate(n: int, out: Path, seed: int, extra: list[str]) -> dict[str, Any]:
-    """Run `maaza data generate` (the command users run) and return its stats.json."""
-    _, schemas = default_paths()
+def generate(n: int, out: Path, seed: int, extra: list[str], schemas: Path | None = None) -> dict[str, Any]:
+    """Run `maaza data generate` (the command users run) and return its stats.json; `schemas` (default: all
+    of v3's) is the folder its schemas come from."""
+    if schemas is None:
+        _, schemas = default_paths()
     test_rows = Path(data_root()) / "edgejson_v3" / "test.jsonl"
     command = [
         maaza_cli(),

@@ -39,6 +39,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from answerability import answer_class
 from common import ARTIFACTS_DIR, RESULTS_DIR, num, pct, provenance_header
 from constrained_quality import MAX_NEW_TOKENS, OUT_DIR, short_commit
 from data_lift import generate
@@ -47,7 +48,7 @@ from maaza.envinfo import environment
 from maaza.eval.runner import EvalConfig, EvalRun
 from maaza.export.command import export_model
 from maaza.io import atomic_write_json, atomic_write_text
-from maaza.tasks.edgejson import default_paths
+from maaza.tasks.edgejson import default_paths, load_schemas
 from maaza.train.checkpoint import latest_checkpoint
 from maaza.train.config import TrainConfig
 from maaza.train.recipe import Recipe
@@ -69,18 +70,72 @@ RUNS = {  # run -> its own overrides
     "listing": ["model.fake_quant=q4_0", "data.max_length=2048"],
     # a third QAT epoch, from `listing`'s output, over 400 more such rows only (no v3 train), at half the rate
     "listing2": ["model.fake_quant=q4_0", "data.max_length=2048", "train.lr=5e-5"],
+    # `long` over the v3 train rows whose text determines their answer only (CLEAN; answerability.py: 565 of
+    # 629)
+    "long_clean": ["model.fake_quant=q4_0", "data.max_length=3072", "train.micro_batch_tokens=3072"],
+    # `long_clean` + listing rows of the medium and complex schemas only (RUN_SCHEMAS), with lists up to 5
+    # items as in v3 (the generator's default is 4), also only those their text determines
+    "listing_mc": ["model.fake_quant=q4_0", "data.max_length=3072", "train.micro_batch_tokens=3072"],
 }
 RUN_LABELS = {"qat": "QAT", "control": "control (no rounding)", "long": "QAT + epoch at 3072 context",
               "mix": "QAT + epoch on v3 + generated", "listing": "QAT + epoch on v3 + generated listings",
-              "listing2": "QAT + listings epoch + epoch on generated listings only"}
+              "listing2": "QAT + listings epoch + epoch on generated listings only",
+              "long_clean": "QAT + epoch at 3072 context on the v3 rows their text determines",
+              "listing_mc": "QAT + epoch at 3072 context on those rows + medium/complex listings"}
 # run -> the merged model it starts from (default: (f)'s)
-RUN_BASES = {**{run: WORK / "train" / "merged" for run in ("long", "mix", "listing")},
+RUN_BASES = {**{run: WORK / "train" / "merged" for run in ("long", "mix", "listing", "long_clean", "listing_mc")},
              "listing2": WORK / "train_listing" / "merged"}
+RUN_MC_ROWS = 200  # sized for about 50 minutes of CPU training with v3 at 3072 tokens (their rows are ~2x as long)
 # run -> the `maaza data generate` rows (95% train), seed and options it adds to v3 train ((f) was trained on
 # seeds 1-4 of the default styles), and the folder they go to
 RUN_DATA = {"mix": (450, 5, []), "listing": (400, 6, ["--styles", "listing"]),
-            "listing2": (400, 7, ["--styles", "listing"])}
+            "listing2": (400, 7, ["--styles", "listing"]),
+            "listing_mc": (RUN_MC_ROWS, 8, ["--styles", "listing", "--max-items", "5"])}
 GENERATED_ONLY = {"listing2"}  # runs that train on their generated rows without v3 train
+# runs that train on the rows of v3 train (and of their generated data) whose text determines their answer
+CLEAN = {"long_clean", "listing_mc"}
+RUN_SCHEMAS = {"listing_mc": ("medium", "complex")}  # run -> the v3 schema folders its rows come from (default all)
+
+
+def schema_subset(run: str) -> Path | None:
+    """A folder of links to the schema files in the run's RUN_SCHEMAS folders of v3 (made on first use), or
+    None for all schemas. Nothing is copied, and each link sits in a folder named for its complexity, as in v3
+    (files, not folders, are linked: a schema search does not follow a linked folder)."""
+    if run not in RUN_SCHEMAS:
+        return None
+    _, schemas = default_paths()
+    folder = WORK / f"schemas_{run}"
+    for complexity in RUN_SCHEMAS[run]:
+        (folder / complexity).mkdir(parents=True, exist_ok=True)
+        for schema in sorted((schemas / complexity).glob("*.json")):
+            link = folder / complexity / schema.name
+            if not link.is_symlink():
+                link.symlink_to(schema)
+    return folder
+
+
+def determined_rows(source: Path, out: Path) -> Path:
+    """`source`'s rows whose text determines their answer (answerability.answer_class), written to `out` on
+    first use with their lines as they are."""
+    if not out.is_file():
+        _, schemas_dir = default_paths()
+        schemas = load_schemas(schemas_dir)
+        lines = source.read_text().splitlines()
+        rows = [json.loads(line) for line in lines]
+        kept = [line for line, row in zip(lines, rows, strict=True)
+                if answer_class(row["prompt"], row["expected_output"], schemas[row["schema_id"]]) == "determined"]
+        atomic_write_text(out, "".join(line + "\n" for line in kept))
+        print(f"{source}: kept {len(kept)} of {len(lines)} rows, whose text determines their answer -> {out}")
+    return out
+
+
+def clean_files(run: str) -> list[tuple[Path, Path]]:
+    """(source, its determined rows) for each training file of a CLEAN run: v3 train, then its generated rows."""
+    _, schemas_dir = default_paths()
+    pairs = [(schemas_dir.parent / "train.jsonl", WORK / "v3_train_determined.jsonl")]
+    if run in RUN_DATA:
+        pairs.append((generated_data(run) / "train.jsonl", generated_data(run) / "train_determined.jsonl"))
+    return pairs
 
 
 def generated_data(run: str) -> Path:
@@ -113,6 +168,8 @@ def qat_config(run: str, config_path: str, overrides: list[str]) -> TrainConfig:
     if run in RUN_DATA:
         v3 = [] if run in GENERATED_ONLY else config.data.train
         config.data.train = [*v3, str(generated_data(run) / "train.jsonl")]  # made by the train stage
+    if run in CLEAN:  # made by the train stage
+        config.data.train = [str(determined) for _, determined in clean_files(run)]
     return config
 
 
@@ -244,7 +301,9 @@ def main() -> int:
             parser.error(f"--run {args.run} starts from {config.model.base}: train the run it continues first")
         if args.run in RUN_DATA and not (generated_data(args.run) / "train.jsonl").is_file():
             rows, seed, options = RUN_DATA[args.run]
-            generate(rows, generated_data(args.run), seed, options)
+            generate(rows, generated_data(args.run), seed, options, schema_subset(args.run))
+        for source, determined in clean_files(args.run) if args.run in CLEAN else []:
+            determined_rows(source, determined)
         if not Path(config.model.base, "config.json").is_file():
             export_model(Path(config.model.base).parent, ["merged"], adapter=str(SOURCE_ADAPTER), report=print)
         recipe = Recipe(config)

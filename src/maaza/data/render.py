@@ -377,6 +377,40 @@ def _listing_value(value: Any) -> str:
     return f" {surface(value)}"
 
 
+def listing_reading(record: Any, schema: dict[str, Any]) -> Any:
+    """`record` as a reader of its `listing` text groups it. The items of a list of objects follow one another
+    unmarked, so a new item starts only where a label comes back or goes back in the schema's order, and an
+    empty item shows nothing and is gone. A record equal to its reading is the one answer its listing allows;
+    one that is not (`[{"field": "A"}, {"message": "B"}]` reads as one item) no text in that layout can pin
+    down. Written here, beside the renderer it inverts: no library reads this layout."""
+    root = schema
+
+    def read(value: Any, node: dict[str, Any]) -> Any:
+        node = _resolve(node, root)
+        if isinstance(value, dict):
+            props = _properties(node, root)
+            return {key: read(sub, props.get(key, {})) for key, sub in value.items()}
+        if not (isinstance(value, list) and value and all(isinstance(item, dict) for item in value)):
+            return value
+        item_schema = _items_schema(node, root)
+        order = {key: position for position, key in enumerate(_properties(item_schema, root))}
+        items: list[dict[str, Any]] = []
+        current: dict[str, Any] = {}
+        last = -1
+        for key, sub in ((key, sub) for item in value for key, sub in item.items()):
+            position = order.get(key, len(order))
+            if current and (key in current or position <= last):
+                items.append(current)
+                current = {}
+            current[key] = sub
+            last = position
+        if current:
+            items.append(current)
+        return [read(item, item_schema) for item in items]
+
+    return read(record, schema)
+
+
 # ---------------------------------------------------------------------------------------- prose
 
 
