@@ -24,7 +24,10 @@ QAT model over v3 train + 450 new generated rows (`maaza data generate`, seed 5)
 (after `qat`) trains one more QAT epoch from the QAT model over v3 train + 400 new rows in the v3 layout
 (`maaza data generate --styles listing`, seed 6: list items with no marker, as in the failing complex test
 rows) at 2048-token context; `--run listing2` (after `listing`) one more from that model over 400 further
-such rows alone (seed 7), lr 5e-5. The trained
+such rows alone (seed 7), lr 5e-5. `--run long_clean` (after `qat`) is `long` over the 565 v3 train rows
+whose text determines their answer (answerability.py drops the 64 whose gold differs from its text, holds an
+empty item or splits items a reader joins); `--run listing_mc` adds to those the determined rows of 200 listing
+rows (seed 8) of the medium and complex schemas only, with lists up to 5 items as in v3. The trained
 weights (270 MB, 78 MB as Q4_0) are not committed: the command regenerates them (about 27 minutes here).
 
 Writes benchmarks/results/qat_q4_0.json|md, and per run (`qat`: no infix, others: `_RUN`)
@@ -228,7 +231,9 @@ def report(rows: list[dict[str, Any]], training: dict[str, dict[str, Any]], spee
         "generated\" one more QAT epoch from the QAT model over v3 train + 450 generated rows, lr 5e-5; \"QAT + "
         "epoch on v3 + generated listings\" one more QAT epoch from the QAT model over v3 train + 400 rows "
         "generated in the v3 layout (`--styles listing`), 2048-token context; \"QAT + listings epoch + epoch on "
-        "generated listings only\" one more from that model over 400 further such rows alone, lr 5e-5. "
+        "generated listings only\" one more from that model over 400 further such rows alone, lr 5e-5; \"... on the "
+        "v3 rows their text determines\" the 3072-context epoch over the 565 v3 train rows `answerability.py` "
+        "keeps, \"... + medium/complex listings\" those + 171 listing rows of the medium and complex schemas. "
         "\"vs F16\" is against (f)'s F16, the model all start from. (f)'s rows come from "
         "constrained_quality.md.",
         "",
