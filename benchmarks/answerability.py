@@ -4,7 +4,7 @@
     python benchmarks/answerability.py RESULTS.json [...]     # any `maaza eval` results files
 
 Every v3 prompt is a listing of its answer (`maaza.data.render`'s `listing` style re-renders all 415 train
-template rows byte for byte). So each test row falls in one of four classes:
+template rows byte for byte). So each test row falls in one of four classes (`maaza.data.answerability`):
 
 - `determined`: its gold answer, rendered as a listing, is its text below the title line, and a reader of
   that text groups its list items as the gold does (`listing_reading`: in an unmarked list a new item starts
@@ -24,31 +24,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from common import RESULTS_DIR, provenance_header
-from maaza.data.render import listing_reading, render
+from maaza.data.answerability import ANSWER_CLASSES, answer_class
 from maaza.envinfo import environment
-from maaza.eval.metrics import flatten_leaves
 from maaza.io import atomic_write_json, atomic_write_text
 from maaza.tasks.edgejson import default_paths, load_rows, load_schemas
 
-CLASSES = ("determined", "empty item", "other grouping", "text differs")
 COMPLEXITIES = ("simple", "medium", "complex")
 DEFAULT_RESULTS = sorted(RESULTS_DIR.glob("qat_q4_0*_constrained*.json"))
-
-
-def answer_class(prompt: str, gold: dict[str, Any], schema: dict[str, Any]) -> str:
-    """The row's class (CLASSES): does its text allow exactly its gold answer?"""
-    listing = render(gold, schema, "listing", random.Random(0))
-    if listing.split("\n", 1)[1] != prompt.split("\n", 1)[1]:  # v3 varies a few titles ("New ...")
-        return "text differs"
-    if any(leaf == {} and path and isinstance(path[-1], int) for path, leaf in flatten_leaves(gold).items()):
-        return "empty item"
-    return "determined" if listing_reading(gold, schema) == gold else "other grouping"
 
 
 def main() -> int:
@@ -81,7 +67,7 @@ def main() -> int:
     results = {
         "environment": environment(),
         "rows": len(rows),
-        "classes": {c: {kind: counts[(c, kind)] for kind in CLASSES} for c in COMPLEXITIES},
+        "classes": {c: {kind: counts[(c, kind)] for kind in ANSWER_CLASSES} for c in COMPLEXITIES},
         "not_determined": {row_id: kind for row_id, kind in classes.items() if kind != "determined"},
         "ceiling": {"overall": sum(determined.values()), **determined},
         "models": models,
@@ -90,15 +76,15 @@ def main() -> int:
     total = sum(determined.values())
     lines = [
         provenance_header("Answers their text determines: EdgeJSON v3 test", results["environment"]),
-        "| complexity | rows | " + " | ".join(CLASSES) + " |",
-        "|---|---:|" + "---:|" * len(CLASSES),
-        *[f"| {c} | {sum(counts[(c, k)] for k in CLASSES)} | " + " | ".join(str(counts[(c, k)]) for k in CLASSES)
+        "| complexity | rows | " + " | ".join(ANSWER_CLASSES) + " |",
+        "|---|---:|" + "---:|" * len(ANSWER_CLASSES),
+        *[f"| {c} | {sum(counts[(c, k)] for k in ANSWER_CLASSES)} | " + " | ".join(str(counts[(c, k)]) for k in ANSWER_CLASSES)
           + " |" for c in COMPLEXITIES],
-        f"| all | {len(rows)} | " + " | ".join(str(sum(counts[(c, k)] for c in COMPLEXITIES)) for k in CLASSES)
+        f"| all | {len(rows)} | " + " | ".join(str(sum(counts[(c, k)] for c in COMPLEXITIES)) for k in ANSWER_CLASSES)
         + " |",
         "",
         f"Exact-match ceiling of a model that reads its text: {total} of {len(rows)} ({100 * total / len(rows):.1f}%); "
-        + ", ".join(f"{c} {determined[c]}/{sum(counts[(c, k)] for k in CLASSES)}" for c in COMPLEXITIES) + ".",
+        + ", ".join(f"{c} {determined[c]}/{sum(counts[(c, k)] for k in ANSWER_CLASSES)}" for c in COMPLEXITIES) + ".",
         "",
         "Rows the text does not determine: "
         + ", ".join(f"`{row_id}` ({kind})" for row_id, kind in results["not_determined"].items()),

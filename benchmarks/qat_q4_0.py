@@ -42,11 +42,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from answerability import answer_class
 from common import ARTIFACTS_DIR, RESULTS_DIR, num, pct, provenance_header
 from constrained_quality import MAX_NEW_TOKENS, OUT_DIR, short_commit
 from data_lift import generate
 from maaza.config import load_config
+from maaza.data.answerability import answer_class
 from maaza.envinfo import environment
 from maaza.eval.runner import EvalConfig, EvalRun
 from maaza.export.command import export_model

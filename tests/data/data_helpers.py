@@ -43,6 +43,18 @@ NESTED_SCHEMA: dict[str, Any] = {
 }
 
 
+# a small schema and record for the `listing` layout: unmarked list items, an empty object, an empty item
+SHIPMENT_SCHEMA: dict[str, Any] = {"title": "Shipment", "type": "object", "properties": {
+    "shipment_id": {"type": "string"}, "fragile": {"type": "boolean"}, "customs": {"type": "object"},
+    "items": {"type": "array", "items": {"type": "object", "properties": {
+        "sku": {"type": "string"}, "quantity": {"type": "integer"},
+        "tags": {"type": "array", "items": {"type": "string"}}}}},
+    "carrier": {"type": "object", "properties": {"name": {"type": "string"}}}}}
+SHIPMENT = {"shipment_id": "SH-1", "fragile": True, "customs": {},
+            "items": [{"sku": "A-1", "quantity": 2, "tags": ["Cold", "Glass"]}, {}, {"quantity": 5}],
+            "carrier": {"name": "Ann Lee"}}
+
+
 def shipped_schema_dir() -> Path:
     """The EdgeJSON v3 schema folder under the data root, or skip the test."""
     root = data_root()

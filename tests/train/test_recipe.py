@@ -193,10 +193,16 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(
     assert losses(out) == losses(baseline.out)  # steps 5 and 6 were truncated and re-run identically
     assert losses(out, "eval") == losses(baseline.out, "eval")
     assert_same_weights(adapter_weights(out), adapter_weights(baseline.out))
-    for key in ("best_val_loss", "best_step", "useful_tokens", "padded_tokens", "final_train_loss"):
+    keys = ("best_val_loss", "best_step", "useful_tokens", "padded_tokens", "final_train_loss", "final_val_loss")
+    for key in keys:
         assert summary[key] == baseline.summary[key], key
     # TensorBoard: the re-run steps replace the crashed run's, each step once.
     assert [step for step, _ in tb_scalars(out, "train/loss")] == list(range(1, 9))
+    # resuming a finished run trains nothing and reports the same losses (the last val loss is in the state)
+    again = Recipe(config).run(resume=True)
+    for key in keys:
+        assert again[key] == baseline.summary[key], key
+    assert [step for step, _ in losses(out)] == list(range(1, 9))
 
 
 def test_resume_refuses_a_changed_recipe(baseline: Run, tmp_path: Path) -> None:

@@ -220,6 +220,7 @@ class Recipe:
             "global_step": 0,
             "best_val_loss": None,
             "best_step": None,
+            "last_val_loss": None,
             "useful_tokens": 0,
             "padded_tokens": 0,
             "completion_tokens": 0,
@@ -261,7 +262,8 @@ class Recipe:
         pad_id = tokenizer.pad_token_id
         bar = self._progress(steps, state["global_step"])
         model.train()
-        val_loss = None
+        # the last validation loss so far: a run resumed after its final step still reports it
+        val_loss = state.get("last_val_loss")
         for step in range(state["global_step"], steps):
             started = time.perf_counter()
             epoch, index = divmod(step, steps_per_epoch)
@@ -320,6 +322,7 @@ class Recipe:
             at_end = step + 1 == steps
             if data.val and (at_end or (step + 1) % config.eval.every_steps == 0):
                 val_loss = self.validation_loss(model, data.val, pad_id)
+                state["last_val_loss"] = val_loss
                 logger.log(step + 1, {"loss": val_loss}, prefix="eval")
                 model.train()
                 if state["best_val_loss"] is None or val_loss < state["best_val_loss"]:
