@@ -120,7 +120,7 @@ def schema_subset(run: str) -> Path | None:
 
 
 def determined_rows(source: Path, out: Path) -> Path:
-    """`source`'s rows whose text determines their answer (answerability.answer_class), written to `out` on
+    """`source`'s rows whose text determines their answer (`maaza.data.answerability`), written to `out` on
     first use with their lines as they are."""
     if not out.is_file():
         _, schemas_dir = default_paths()
