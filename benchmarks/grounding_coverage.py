@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from common import RESULTS_DIR, provenance_header
+from maaza.data.answerability import holds_empty_item
 from maaza.envinfo import environment
 from maaza.eval.constrained import TokenizerInfo, compile_grammar
 from maaza.eval.grounded import with_grounding
@@ -44,8 +45,8 @@ def main() -> int:
     compile_seconds = 0.0
     unprinted: list[str] = []  # rows whose gold holds an empty list item
     for row in rows:
-        leaves = flatten_leaves(row.expected_output)  # an empty list item is a leaf `{}` at a list index
-        if any(leaf == {} and path and isinstance(path[-1], int) for path, leaf in leaves.items()):
+        leaves = flatten_leaves(row.expected_output)
+        if holds_empty_item(leaves):
             unprinted.append(row.id)
         escaped_text = json.dumps(row.prompt, ensure_ascii=False)[1:-1]
         for leaf in leaves.values():

@@ -11,12 +11,19 @@ renderer, which no library knows.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Any
 
 from maaza.data.render import listing_reading, render
 from maaza.eval.metrics import flatten_leaves
 
 ANSWER_CLASSES = ("determined", "empty item", "other grouping", "text differs")
+
+
+def holds_empty_item(leaves: Mapping[tuple[Any, ...], Any]) -> bool:
+    """Whether an answer, as its `flatten_leaves` map, holds an empty list item: a `{}` leaf at a list index.
+    A listing prints nothing for such an item, so no text in that layout shows it."""
+    return any(leaf == {} and path and isinstance(path[-1], int) for path, leaf in leaves.items())
 
 
 def answer_class(prompt: str, gold: Any, schema: dict[str, Any]) -> str:
@@ -30,6 +37,6 @@ def answer_class(prompt: str, gold: Any, schema: dict[str, Any]) -> str:
     listing = render(gold, schema, "listing", random.Random(0))
     if listing.split("\n", 1)[-1] != prompt.split("\n", 1)[-1]:
         return "text differs"
-    if any(leaf == {} and path and isinstance(path[-1], int) for path, leaf in flatten_leaves(gold).items()):
+    if holds_empty_item(flatten_leaves(gold)):
         return "empty item"
     return "determined" if listing_reading(gold, schema) == gold else "other grouping"

@@ -262,8 +262,6 @@ class Recipe:
         pad_id = tokenizer.pad_token_id
         bar = self._progress(steps, state["global_step"])
         model.train()
-        # the last validation loss so far: a run resumed after its final step still reports it
-        val_loss = state.get("last_val_loss")
         for step in range(state["global_step"], steps):
             started = time.perf_counter()
             epoch, index = divmod(step, steps_per_epoch)
@@ -322,7 +320,7 @@ class Recipe:
             at_end = step + 1 == steps
             if data.val and (at_end or (step + 1) % config.eval.every_steps == 0):
                 val_loss = self.validation_loss(model, data.val, pad_id)
-                state["last_val_loss"] = val_loss
+                state["last_val_loss"] = val_loss  # in the checkpoint: a finished run resumed still reports it
                 logger.log(step + 1, {"loss": val_loss}, prefix="eval")
                 model.train()
                 if state["best_val_loss"] is None or val_loss < state["best_val_loss"]:
@@ -336,7 +334,7 @@ class Recipe:
         bar.close()
         logger.close()
         accelerator.wait_for_everyone()
-        summary = self._finish(model, tokenizer, resolved, data, state, steps, steps_per_epoch, val_loss)
+        summary = self._finish(model, tokenizer, resolved, data, state, steps, steps_per_epoch)
         return summary
 
     def _precision(self) -> str:
@@ -422,7 +420,6 @@ class Recipe:
         state: dict[str, Any],
         steps: int,
         steps_per_epoch: int,
-        val_loss: float | None,
     ) -> dict[str, Any]:
         from maaza.train.outputs import save_outputs
 
@@ -463,7 +460,7 @@ class Recipe:
             "useful_tokens_per_s": round(state["useful_tokens"] / seconds, 1) if seconds else None,
             "completion_tokens_per_s": round(state["completion_tokens"] / seconds, 1) if seconds else None,
             "final_train_loss": curve[-1] if curve else None,
-            "final_val_loss": val_loss,
+            "final_val_loss": state.get("last_val_loss"),  # None in checkpoints written before the key
             "best_val_loss": state["best_val_loss"],
             "best_step": state["best_step"],
             "exported_from": exported_from,
