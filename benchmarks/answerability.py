@@ -4,7 +4,7 @@
     python benchmarks/answerability.py RESULTS.json [...]     # any `maaza eval` results files
 
 Every v3 prompt is a listing of its answer (`maaza.data.render`'s `listing` style re-renders all 415 train
-template rows byte for byte). So each test row falls in one of four classes (`maaza.data.answerability`):
+template rows byte for byte). So each test row falls in one of four classes (`maaza.tasks.edgejson.answerability`):
 
 - `determined`: its gold answer, rendered as a listing, is its text below the title line, and a reader of
   that text groups its list items as the gold does (`listing_reading`: in an unmarked list a new item starts
@@ -28,10 +28,11 @@ from collections import Counter
 from pathlib import Path
 
 from common import RESULTS_DIR, provenance_header
-from maaza.data.answerability import ANSWER_CLASSES, answer_class
 from maaza.envinfo import environment
 from maaza.io import atomic_write_json, atomic_write_text
-from maaza.tasks.edgejson import default_paths, load_rows, load_schemas
+from maaza.schemas import load_schema_folder
+from maaza.tasks.edgejson import default_paths, load_rows
+from maaza.tasks.edgejson.answerability import ANSWER_CLASSES, answer_class
 
 COMPLEXITIES = ("simple", "medium", "complex")
 DEFAULT_RESULTS = sorted(RESULTS_DIR.glob("qat_q4_0*_constrained*.json"))
@@ -45,7 +46,7 @@ def main() -> int:
     data, schemas_dir = default_paths()
     if data is None:
         raise SystemExit("EdgeJSON v3 not found: set MAAZA_DATA_DIR")
-    schemas = load_schemas(schemas_dir)
+    schemas = load_schema_folder(schemas_dir)
     rows = load_rows(data, schemas)
     classes = {row.id: answer_class(row.prompt, row.expected_output, schemas[row.schema_id]) for row in rows}
     complexity = {row.id: row.complexity for row in rows}

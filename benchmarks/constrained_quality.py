@@ -19,11 +19,11 @@ from typing import Any
 
 from common import ARTIFACTS_DIR, RESULTS_DIR, num, pct, provenance_header
 from maaza.envinfo import environment
-from maaza.eval.metrics import aggregate
 from maaza.eval.runner import EvalConfig, EvalRun
 from maaza.export.command import GPTQ_FORMATS
 from maaza.io import atomic_write_json, atomic_write_text
 from maaza.tasks.edgejson import default_paths
+from maaza.tasks.edgejson.metrics import aggregate
 
 REPO = Path(__file__).resolve().parents[1]
 EXPORTS = REPO / "runs" / "edge_exports"
@@ -35,8 +35,8 @@ REUSED = {
     "hf fp32 (512 tokens)": RESULTS_DIR / "train_mlm_135m_json_constrained.json",
 }
 F16_CONSTRAINED = RESULTS_DIR / "train_mlm_135m_json_llamacpp-f16_constrained.json"
-GUARD_SUFFIX = " + loop guard"  # the same export evaluated with maaza.eval.loop_guard on (rows without: off)
-GROUNDED_SUFFIX = " + loop guard + grounded"  # ... and values copied from the row's text (maaza.eval.grounded)
+GUARD_SUFFIX = " + loop guard"  # the same export evaluated with maaza.decoding.loop_guard on (rows without: off)
+GROUNDED_SUFFIX = " + loop guard + grounded"  # ... and values copied from the row's text (maaza.decoding.grounded)
 VARIANTS = {"": (False, False), GUARD_SUFFIX: (True, False), GROUNDED_SUFFIX: (True, True)}  # (guard, grounded)
 # benchmarks/data_lift.py's adapters, evaluated with the loop-guard variants beside the v3-only adapter's rows:
 # (c) v3 train + generated rows, (d) (c) warm-started for one more epoch over v3 train + new generated rows,
@@ -204,10 +204,10 @@ def main() -> int:
         "Sizes: hf rows show the fp32 safetensors of the base model plus the adapter; GGUF/ONNX rows the file(s) "
         "a user ships. Overhead/token = grammar mask time per token / unconstrained decode time per token of "
         "the same run (llguidance, computed on the CPU between steps). Rows marked `+ loop guard` decode with "
-        "maaza.eval.loop_guard on (a row that repeats itself or nears the 2048-token budget is steered to close "
+        "maaza.decoding.loop_guard on (a row that repeats itself or nears the 2048-token budget is steered to close "
         "its JSON inside the grammar); 'closed by guard' counts those rows. The other rows were measured "
         "without it. Rows marked `+ grounded` also copy every free string and number from the row's text "
-        "(maaza.eval.grounded: spans on word boundaries; a value the text lacks leaves its optional key out; "
+        "(maaza.decoding.grounded: spans on word boundaries; a value the text lacks leaves its optional key out; "
         "rows from commits after 4194f75 also never copy an empty string and give an optional enum only values "
         "the text mentions); "
         "'vs f16' compares each row with llama.cpp F16 of the same adapter under the same decoding variant. Rows "

@@ -3,7 +3,7 @@
     python benchmarks/grounding_coverage.py
 
 For every test row: are its gold string values spans of its text (as JSON writes them), are its gold
-numbers written in the text, and does the grounded grammar (`maaza.eval.grounded`, compiled for the row's
+numbers written in the text, and does the grounded grammar (`maaza.decoding.grounded`, compiled for the row's
 schema and text) accept the gold answer token by token (SmolLM2 tokenizer)? A row it rejects can never be
 an exact match under `--grounded`. Nor can a row whose gold answer holds an empty list item (`{}`): the v3
 listing prints nothing for it (`"errors": [{}, {"field": "Control"}]` reads `Errors: / Field: Control`), so
@@ -18,14 +18,14 @@ import time
 from typing import Any
 
 from common import RESULTS_DIR, provenance_header
-from maaza.data.answerability import holds_empty_item
+from maaza.decoding.constrained import TokenizerInfo, compile_grammar
+from maaza.decoding.grounded import with_grounding
 from maaza.envinfo import environment
-from maaza.eval.constrained import TokenizerInfo, compile_grammar
-from maaza.eval.grounded import with_grounding
-from maaza.eval.metrics import flatten_leaves
 from maaza.io import atomic_write_json, atomic_write_text
 from maaza.models.registry import DEFAULT_MODEL, resolve_model
-from maaza.tasks.edgejson import default_paths, load_rows, load_schemas
+from maaza.schemas import flatten_leaves, load_schema_folder
+from maaza.tasks.edgejson import default_paths, load_rows
+from maaza.tasks.edgejson.answerability import holds_empty_item
 
 
 def main() -> int:
@@ -35,7 +35,7 @@ def main() -> int:
     data, schemas_dir = default_paths()
     if data is None:
         raise SystemExit("EdgeJSON v3 not found: set MAAZA_DATA_DIR")
-    schemas = load_schemas(schemas_dir)
+    schemas = load_schema_folder(schemas_dir)
     rows = load_rows(data, schemas)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL).path)
     info = TokenizerInfo.for_tokenizer(tokenizer, 49152)

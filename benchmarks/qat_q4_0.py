@@ -46,12 +46,13 @@ from common import ARTIFACTS_DIR, RESULTS_DIR, num, pct, provenance_header
 from constrained_quality import MAX_NEW_TOKENS, OUT_DIR, short_commit
 from data_lift import generate
 from maaza.config import load_config
-from maaza.data.answerability import answer_class
 from maaza.envinfo import environment
 from maaza.eval.runner import EvalConfig, EvalRun
 from maaza.export.command import export_model
 from maaza.io import atomic_write_json, atomic_write_text
-from maaza.tasks.edgejson import default_paths, load_schemas
+from maaza.schemas import load_schema_folder
+from maaza.tasks.edgejson import default_paths
+from maaza.tasks.edgejson.answerability import answer_class
 from maaza.train.checkpoint import latest_checkpoint
 from maaza.train.config import TrainConfig
 from maaza.train.recipe import Recipe
@@ -120,11 +121,11 @@ def schema_subset(run: str) -> Path | None:
 
 
 def determined_rows(source: Path, out: Path) -> Path:
-    """`source`'s rows whose text determines their answer (`maaza.data.answerability`), written to `out` on
+    """`source`'s rows whose text determines their answer (`maaza.tasks.edgejson.answerability`), written to `out` on
     first use with their lines as they are."""
     if not out.is_file():
         _, schemas_dir = default_paths()
-        schemas = load_schemas(schemas_dir)
+        schemas = load_schema_folder(schemas_dir)
         lines = source.read_text().splitlines()
         rows = [json.loads(line) for line in lines]
         kept = [line for line, row in zip(lines, rows, strict=True)

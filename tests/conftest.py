@@ -11,12 +11,15 @@ import copy
 import importlib.util
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+# The task tests (tests/tasks) share the data engine's helpers (tests/data/data_helpers.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

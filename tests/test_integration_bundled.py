@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from maaza.eval.generate import generate_batch
+from maaza.decoding.generate import generate_batch
 from maaza.models.loading import load_model
 from maaza.models.registry import converted_dir
 

@@ -219,7 +219,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(
 def test_interrupted_eval_resumes_its_results_file(
     first_run: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from maaza.eval.backends.hf import HFBackend
+    from maaza.decoding.backends.hf import HFBackend
 
     data = yaml.safe_load(first_run.config.read_text())
     for key in ("export", "refine", "card", "leaderboard"):

@@ -14,7 +14,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
-    from maaza.eval.backends import BACKENDS
+    from maaza.decoding.backends import BACKENDS
     from maaza.tasks.edgejson import PROMPT_FORMATS
 
     p = sub.add_parser(
@@ -71,13 +71,13 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         "--grounded",
         action="store_true",
         help="with --constrained: free strings and numbers must be copied from the row's text "
-        "(substrings on word boundaries; see maaza.eval.grounded)",
+        "(substrings on word boundaries; see maaza.decoding.grounded)",
     )
     p.add_argument(
         "--rewind-repeats",
         action="store_true",
         help="with --constrained and --backend llamacpp: drop an array item that repeats an earlier one "
-        "and close its array (see maaza.eval.repeat_items)",
+        "and close its array (see maaza.decoding.repeat_items)",
     )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", required=True, help="results JSON path (resumes if it exists)")

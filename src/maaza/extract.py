@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError, location
+from maaza.schemas import SchemaError, SchemaLike, check_schema, load_schema
 
 __all__ = [
     "SUPPORTED_BACKENDS", "ExtractionError", "Extractor", "add_extract_parser", "check_schema", "load_schema",
@@ -30,9 +31,6 @@ __all__ = [
 
 SUPPORTED_BACKENDS = ("hf", "llamacpp", "onnx")
 DEFAULT_PROMPT_FORMAT = "schema-chat"
-
-SchemaLike = Mapping[str, Any] | str | os.PathLike[str]
-
 
 class ExtractionError(MaazaError):
     """One text could not be turned into schema-valid JSON; the message says why.
@@ -46,52 +44,6 @@ class ExtractionError(MaazaError):
 
 
 # ------------------------------------------------------------------------------------------- schemas
-
-
-def check_schema(schema: Any, source: str | None = None) -> dict[str, Any]:
-    """Return `schema` if it is a JSON Schema for an object, else raise ExtractionError naming `source`."""
-    from jsonschema import Draft7Validator
-    from jsonschema.exceptions import SchemaError
-    from jsonschema.validators import validator_for
-
-    where = f"{source}: " if source else ""
-    if not isinstance(schema, Mapping):
-        raise ExtractionError(f"{where}a JSON Schema must be an object, got {type(schema).__name__}")
-    schema = dict(schema)
-    try:
-        validator_for(schema, default=Draft7Validator).check_schema(schema)
-    except SchemaError as exc:
-        path = "/".join(str(part) for part in exc.absolute_path) or "(root)"
-        raise ExtractionError(f"{where}invalid JSON Schema at {path}: {exc.message}") from None
-    kind = schema.get("type")
-    kinds = kind if isinstance(kind, list) else [kind]
-    if kind is not None and "object" not in kinds:
-        raise ExtractionError(f"{where}the schema must describe a JSON object (type 'object'), got {kind!r}")
-    return schema
-
-
-def load_schema(schema: SchemaLike) -> dict[str, Any]:
-    """A checked JSON Schema from a dict, a path to a `.json` file, or JSON text starting with `{`."""
-    from maaza.io import read_json
-
-    if isinstance(schema, Mapping):
-        return check_schema(schema)
-    if isinstance(schema, str) and schema.lstrip().startswith("{"):
-        try:
-            value = json.loads(schema)
-        except json.JSONDecodeError as exc:
-            raise ExtractionError(f"schema text is not valid JSON: {exc.msg} (line {exc.lineno})") from None
-        return check_schema(value, "schema text")
-    if isinstance(schema, str | os.PathLike):
-        path = Path(schema).expanduser()
-        if not path.is_file():
-            raise ExtractionError(f"schema file not found: {path}")
-        try:
-            value = read_json(path, what="schema")
-        except MaazaError as exc:
-            raise ExtractionError(str(exc)) from None
-        return check_schema(value, str(path))
-    raise ExtractionError(f"schema must be a dict or a path to a JSON file, got {type(schema).__name__}")
 
 
 def _schema_key(schema: Mapping[str, Any]) -> str:
@@ -112,14 +64,14 @@ class _Item:
 class Extractor:
     """A loaded model that turns (text, JSON Schema) into a schema-valid JSON object."""
 
-    runtime: Any  # maaza.eval.backends.Backend
+    runtime: Any  # maaza.decoding.backends.Backend
     backend: str
     prompt_format: str
     constrained: bool = True
     max_new_tokens: int = 512
     lenient_datetime: bool = True
-    grounded: bool = False  # constrained values copied from the text (maaza.eval.grounded)
-    rewind_repeats: bool = False  # llamacpp, constrained: drop repeated list items (maaza.eval.repeat_items)
+    grounded: bool = False  # constrained values copied from the text (maaza.decoding.grounded)
+    rewind_repeats: bool = False  # llamacpp, constrained: drop repeated list items (maaza.decoding.repeat_items)
     _grammar_errors: dict[str, str | None] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -141,9 +93,9 @@ class Extractor:
 
         `prompt_format` overrides the one saved in `maaza.json` (default `schema-chat`, or `schema` when
         the tokenizer has no chat template). `grounded` (constrained only) makes every free string and
-        number a copy of a span of the text (`maaza.eval.grounded`): for pure extraction, not for fields
+        number a copy of a span of the text (`maaza.decoding.grounded`): for pure extraction, not for fields
         whose value must be inferred or normalised. `rewind_repeats` (constrained, llamacpp backend) drops
-        a list item that repeats an earlier one and closes the list (`maaza.eval.repeat_items`).
+        a list item that repeats an earlier one and closes the list (`maaza.decoding.repeat_items`).
         """
         from maaza.tasks.edgejson import PROMPT_FORMATS
 
@@ -157,7 +109,7 @@ class Extractor:
         if prompt_format is not None and prompt_format not in PROMPT_FORMATS:
             choices = ", ".join(PROMPT_FORMATS)
             raise MaazaError(f"unknown prompt format '{prompt_format}'; choose one of {choices}")
-        from maaza.eval.backends import load_backend
+        from maaza.decoding.backends import load_backend
 
         runtime = load_backend(backend, model, adapter=adapter, dtype=dtype)
         chosen = prompt_format or runtime.metadata.get("prompt_format")
@@ -223,9 +175,12 @@ class Extractor:
 
     def _prepare_schema(self, schema: SchemaLike) -> dict[str, Any]:
         """Load + check a schema, and make sure it compiles to a grammar (cached per schema content)."""
-        from maaza.eval.constrained import ConstraintError, compile_grammar
+        from maaza.decoding.constrained import ConstraintError, compile_grammar
 
-        checked = load_schema(schema)
+        try:
+            checked = load_schema(schema)
+        except SchemaError as exc:
+            raise ExtractionError(str(exc)) from None
         if self.constrained:
             cache = self._grammar_errors
             key = _schema_key(checked)  # -> None if the schema compiles, else the compile error
@@ -241,8 +196,8 @@ class Extractor:
         return checked
 
     def _generate(self, chunk: list[_Item]) -> list[dict[str, Any] | ExtractionError]:
-        from maaza.eval.constrained import ConstraintError
-        from maaza.eval.grounded import with_grounding
+        from maaza.decoding.constrained import ConstraintError
+        from maaza.decoding.grounded import with_grounding
         from maaza.tasks.edgejson import build_prompt
 
         fmt, tokenizer = self.prompt_format, self.runtime.tokenizer
@@ -263,8 +218,8 @@ class Extractor:
         return [self._finish(gen, item.schema) for gen, item in zip(batch.generations, chunk, strict=True)]
 
     def _finish(self, gen: Any, schema: dict[str, Any]) -> dict[str, Any] | ExtractionError:
-        from maaza.eval.json_parse import parse_json_output
-        from maaza.eval.metrics import schema_valid
+        from maaza.decoding.json_parse import parse_json_output
+        from maaza.schemas import schema_valid
 
         parsed = parse_json_output(gen.text)
         if not parsed.ok:
@@ -419,12 +374,9 @@ def _load_batch_schemas(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         return {"": load_schema(args.schema)}
     if args.schemas is None:
         raise MaazaError("batch mode needs --schema S.json or --schemas DIR (rows pick one by `schema_id`)")
-    from maaza.tasks.edgejson import load_schemas
+    from maaza.schemas import load_schema_folder
 
-    root = Path(args.schemas)
-    schemas = load_schemas(root)
-    paths = {path.stem: path for path in root.rglob("*.json")}
-    return {name: check_schema(schema, str(paths.get(name, name))) for name, schema in schemas.items()}
+    return load_schema_folder(args.schemas)
 
 
 def _read_done(paths: Iterable[Path]) -> dict[str, dict[str, Any]]:

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from data_helpers import NESTED_SCHEMA, cli, shipped_schema_dir, shipped_test_file, write_schemas
 
-from maaza.data.edgejson import build_task, load_specs
 from maaza.data.engine import Sample, Spec, run_generation, split_samples
 from maaza.data.teachers import TemplateTeacher
 from maaza.data.validate import ungrounded_leaves
 from maaza.errors import MaazaError
-from maaza.eval.metrics import schema_valid
+from maaza.schemas import schema_valid
 from maaza.tasks.edgejson import load_rows
+from maaza.tasks.edgejson.generator import build_task, load_specs
 
 CONTACT: dict[str, Any] = {
     "title": "Contact",

@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 from maaza.data import vocab
 from maaza.data.patterns import UnsupportedPattern, sample_pattern
 from maaza.data.records import RecordGenerator, RecordOptions, SchemaNotSupported
-from maaza.eval.metrics import schema_valid
-from maaza.tasks.edgejson import load_schemas
+from maaza.schemas import load_schema_folder, schema_valid
 
 
 def _records(schema: dict[str, Any], count: int, options: RecordOptions | None = None) -> list[Any]:
@@ -40,7 +39,7 @@ def _field(key: str, node: dict[str, Any], count: int = 30, **options: Any) -> l
 
 
 def test_every_shipped_schema_gives_valid_records() -> None:
-    schemas = load_schemas(shipped_schema_dir())
+    schemas = load_schema_folder(shipped_schema_dir())
     assert len(schemas) >= 20
     for schema_id, schema in schemas.items():
         generator = RecordGenerator(schema)

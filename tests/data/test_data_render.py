@@ -21,7 +21,7 @@ from maaza.data.render import (
     surface,
 )
 from maaza.data.validate import ungrounded_leaves
-from maaza.tasks.edgejson import load_schemas
+from maaza.schemas import load_schema_folder
 
 FREE_FORM_SCHEMA: dict[str, Any] = {
     "title": "Device Event",
@@ -53,7 +53,7 @@ def test_every_style_is_grounded_for_several_schemas(style: str) -> None:
 
 
 def test_every_style_is_grounded_for_shipped_schemas() -> None:
-    schemas = load_schemas(shipped_schema_dir())
+    schemas = load_schema_folder(shipped_schema_dir())
     for schema_id, schema in schemas.items():
         for seed in range(3):
             record = _record(schema, seed)
@@ -92,7 +92,7 @@ def test_listing_style_re_renders_the_v3_train_template_rows() -> None:
     """Every template row of EdgeJSON v3 train, rendered from its gold answer, is its prompt below the
     title line (v3 titles a few schemas "New ..." or "... Report")."""
     folder = shipped_schema_dir()
-    schemas = load_schemas(folder)
+    schemas = load_schema_folder(folder)
     rows = [json.loads(line) for line in (folder.parent / "train.jsonl").read_text().splitlines()]
     template = [row for row in rows if row.get("teacher") == "template"]
     assert len(template) == 415

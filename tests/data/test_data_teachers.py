@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from data_helpers import NESTED_SCHEMA, cli, write_schemas
 
-from maaza.data.edgejson import build_task
 from maaza.data.engine import run_generation
 from maaza.data.teachers import (
     HFTeacher,
@@ -27,6 +26,7 @@ from maaza.data.teachers import (
 )
 from maaza.data.validate import ungrounded_leaves
 from maaza.errors import MaazaError
+from maaza.tasks.edgejson.generator import build_task
 
 _TEXT = re.compile(r"<text>\n(.*)\n</text>", re.DOTALL)
 _VALUES = re.compile(r"Values to keep verbatim:\n(.*?)\n\n<text>", re.DOTALL)

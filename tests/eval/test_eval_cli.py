@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from maaza.cli import main
-from maaza.eval.metrics import SCORE_FIELDS
+from maaza.tasks.edgejson.metrics import SCORE_FIELDS
 
 
 def _eval(model_dir: Path, fixture: Any, out: Path, *extra: str) -> int:
@@ -110,9 +110,9 @@ def test_eval_writes_complete_results_and_resumes(
 
 def _constrained_available() -> str | None:
     try:
-        importlib.import_module("maaza.eval.constrained")
+        importlib.import_module("maaza.decoding.constrained")
     except Exception as exc:  # still being written, or llguidance missing
-        return f"maaza.eval.constrained does not import yet: {type(exc).__name__}: {exc}"
+        return f"maaza.decoding.constrained does not import yet: {type(exc).__name__}: {exc}"
     return None
 
 

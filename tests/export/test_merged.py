@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from maaza.errors import MaazaError
-from maaza.eval.runner import saved_model_metadata
 from maaza.export.command import add_parser
 from maaza.export.merged import export_merged
+from maaza.models.loading import saved_model_metadata
 
 # peft's get_peft_model calls a transformers API that transformers 5 deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
-from maaza.eval.metrics import aggregate, score_example
 from maaza.report import command
+from maaza.tasks.edgejson.metrics import aggregate, score_example
 
 MACHINE = "Test CPU 9000, 2 CPUs, Linux x86_64"
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from maaza.errors import MaazaError
+from maaza.schemas import load_schema_folder
 from maaza.tasks.edgejson import (
     EdgeJSONRow,
     build_prompt,
     load_rows,
-    load_schemas,
     prompt_text,
     render_schema,
     schema_complexity,
@@ -22,7 +22,7 @@ from maaza.tasks.edgejson import (
 
 
 def test_load_schemas_and_rows(edgejson_fixture: Any) -> None:
-    schemas = load_schemas(edgejson_fixture.schemas)
+    schemas = load_schema_folder(edgejson_fixture.schemas)
     assert schemas == edgejson_fixture.schema_data
     assert schema_complexity(edgejson_fixture.schemas) == {"contact": "simple", "order": "medium"}
     rows = load_rows(edgejson_fixture.rows, schemas)
@@ -92,7 +92,7 @@ def test_unknown_schema_id_names_line_and_schema(edgejson_fixture: Any) -> None:
     ]
     path = edgejson_fixture.write_rows(rows)
     with pytest.raises(MaazaError) as info:
-        load_rows(path, load_schemas(edgejson_fixture.schemas))
+        load_rows(path, load_schema_folder(edgejson_fixture.schemas))
     message = str(info.value)
     assert "rows.jsonl:3" in message
     assert "invoice_v9" in message
@@ -118,7 +118,7 @@ def test_invalid_schema_file_names_the_file(edgejson_fixture: Any) -> None:
     bad = edgejson_fixture.schemas / "simple" / "broken.json"
     bad.write_text('{"type": "object",\n "properties": }', encoding="utf-8")
     with pytest.raises(MaazaError) as info:
-        load_schemas(edgejson_fixture.schemas)
+        load_schema_folder(edgejson_fixture.schemas)
     assert f"{bad}:2" in str(info.value)
 
 
@@ -127,25 +127,25 @@ def test_unreadable_schema_file_names_the_file(edgejson_fixture: Any) -> None:
     bad = edgejson_fixture.schemas / "simple" / "folder.json"
     bad.mkdir()
     with pytest.raises(MaazaError, match=r"cannot read schema .*folder\.json"):
-        load_schemas(edgejson_fixture.schemas)
+        load_schema_folder(edgejson_fixture.schemas)
 
 
 def test_non_object_schema_and_duplicate_schema_ids(edgejson_fixture: Any) -> None:
     listed = edgejson_fixture.schemas / "simple" / "listed.json"
     listed.write_text("[1]", encoding="utf-8")
     with pytest.raises(MaazaError, match=r"listed\.json: a JSON Schema must be an object"):
-        load_schemas(edgejson_fixture.schemas)
+        load_schema_folder(edgejson_fixture.schemas)
     listed.unlink()
     (edgejson_fixture.schemas / "medium" / "contact.json").write_text("{}", encoding="utf-8")
     with pytest.raises(MaazaError, match="duplicate schema id 'contact'"):
-        load_schemas(edgejson_fixture.schemas)
+        load_schema_folder(edgejson_fixture.schemas)
 
 
 def test_missing_or_empty_schema_folder(tmp_path: Any) -> None:
     with pytest.raises(MaazaError, match="schema folder not found"):
-        load_schemas(tmp_path / "absent")
+        load_schema_folder(tmp_path / "absent")
     with pytest.raises(MaazaError, match="no schema files"):
-        load_schemas(tmp_path)
+        load_schema_folder(tmp_path)
 
 
 def _rows(complexities: str) -> list[EdgeJSONRow]:

@@ -140,12 +140,12 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def run_generate(args: argparse.Namespace) -> int:
     from maaza.data.dataset import write_dataset
-    from maaza.data.edgejson import build_task, load_exclusion_texts
     from maaza.data.engine import generate_with_progress
     from maaza.data.records import RecordOptions, faker_for
     from maaza.data.teachers import make_teacher
     from maaza.paths import resolve_under_data_root
     from maaza.tasks.edgejson import default_paths
+    from maaza.tasks.edgejson.generator import build_task, load_exclusion_texts
 
     _check_args(args)
     schemas = args.schemas

@@ -1,6 +1,6 @@
 """The task-agnostic synthetic data engine: record source -> renderer -> teacher -> validators.
 
-A task plugs in three small pieces (EdgeJSON is the first, `maaza.data.edgejson`; intent utterances
+A task plugs in three small pieces (EdgeJSON is the first, `maaza.tasks.edgejson.generator`; intent utterances
 and function-call queries can follow the same shape):
 
 - a `RecordSource`: spec (a schema, a label, a function) + seeded RNG -> record (the label), or a

@@ -3,7 +3,7 @@
 `RecordGenerator(schema).generate_valid(rng)` walks the schema (types, enum/const, formats, numeric
 bounds, multipleOf, string lengths, simple patterns, arrays, nested objects, required vs optional,
 anyOf/oneOf, local `$ref`) and fills every leaf with a value that fits the field's meaning (see
-`maaza.data.semantics`). Each record is validated with `maaza.eval.metrics.schema_valid`; an invalid
+`maaza.data.semantics`). Each record is validated with `maaza.tasks.edgejson.metrics.schema_valid`; an invalid
 one is regenerated up to `max_regenerate` times before the caller counts a reject.
 """
 
@@ -25,7 +25,7 @@ from maaza.data import vocab
 from maaza.data.patterns import UnsupportedPattern, sample_pattern
 from maaza.data.semantics import FieldContext, ValueMaker, classify_string, number_spec, numeric_hint, tokens
 from maaza.errors import MaazaError
-from maaza.eval.metrics import schema_valid
+from maaza.schemas import schema_valid
 
 FORMAT_KINDS = ("email", "idn-email", "date", "date-time", "time", "uuid", "uri", "url", "iri", "uri-reference",
                 "iri-reference", "ipv4", "ipv6", "hostname", "idn-hostname", "duration", "regex", "json-pointer")

@@ -19,7 +19,7 @@ import numpy as np
 
 from maaza.data.engine import Sample
 from maaza.data.render import surface
-from maaza.eval.metrics import LeafPath, flatten_leaves, format_leaf_path, schema_valid
+from maaza.schemas import LeafPath, flatten_leaves, format_leaf_path, schema_valid
 
 # ---------------------------------------------------------------------------------------- grounding
 

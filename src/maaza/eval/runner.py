@@ -1,4 +1,8 @@
-"""`maaza eval` for EdgeJSON: generate, score, aggregate, and write a resumable results JSON."""
+"""`maaza eval` for any registered task: generate, score, aggregate, and write a resumable results JSON.
+
+The runner speaks only the task protocol (`maaza.tasks.base.Task`): the task reads its rows, builds each
+prompt and decoding constraint, scores each output and aggregates; decoding is `maaza.decoding`'s.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from maaza.decoding.backends import ConstraintStats, load_backend
+from maaza.decoding.generate import BatchTiming
 from maaza.envinfo import environment, peak_rss_mb
 from maaza.errors import MaazaError
-from maaza.eval.backends import ConstraintStats, load_backend
-from maaza.eval.generate import BatchTiming
-from maaza.eval.grounded import with_grounding
-from maaza.eval.metrics import aggregate, score_example
 from maaza.io import atomic_write_json, read_json
-from maaza.tasks.edgejson import EdgeJSONRow, build_prompt, load_rows, load_schemas
+from maaza.models.loading import saved_model_metadata
+from maaza.tasks import get_task
 
 RESULTS_SCHEMA_VERSION = 1
 # Settings that change the answers; resuming with any of them different would mix two experiments.
@@ -43,11 +46,11 @@ IDENTITY_DEFAULTS = {"backend": "hf", "loop_guard": False, "grounded": False, "r
 @dataclass
 class EvalConfig:
     data: str
-    schemas: str
+    schemas: str | None = None  # the schema folder of tasks whose rows name a schema (edgejson)
     model: str | None = None
     adapter: str | None = None
     task: str = "edgejson"
-    prompt_format: str | None = None  # None: the model's saved format (maaza.json), else "seed"
+    prompt_format: str | None = None  # None: the model's saved format (maaza.json), else the task's default
     limit: int | None = None
     batch_size: int = 4
     max_new_tokens: int = 512
@@ -56,35 +59,36 @@ class EvalConfig:
     lenient_datetime: bool = True
     stop_on_json_close: bool = True
     threads: int | None = None
-    backend: str = "hf"  # hf | llamacpp | onnx (see maaza.eval.backends)
+    backend: str = "hf"  # hf | llamacpp | onnx (see maaza.decoding.backends)
     loop_guard: bool = (
         True  # constrained rows that loop or near the budget are steered to close (loop_guard.py)
     )
-    grounded: bool = False  # constrained values copied from the row's text (maaza.eval.grounded)
-    rewind_repeats: bool = False  # constrained, llamacpp: drop repeated array items (maaza.eval.repeat_items)
+    grounded: bool = False  # constrained values copied from the row's text (maaza.decoding.grounded)
+    rewind_repeats: bool = False  # constrained, llamacpp: drop repeated array items (maaza.decoding.repeat_items)
+    resources: dict[str, str] = field(default_factory=dict)  # more task resources by name (Task.resource_names)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def task_resources(self) -> dict[str, str | None]:
+        return {"schemas": self.schemas, **self.resources}
 
-def saved_model_metadata(model: str | None, adapter: str | None) -> dict[str, Any]:
-    """The maaza.json of the adapter, else of the model folder, else of the export folder around a model
-    file (a GGUF or ONNX export of `maaza export --adapter` lands beside the `merged/` folder it came from)."""
-    from maaza.models.loading import read_model_metadata
 
-    if adapter:
-        if Path(adapter).is_dir() or not Path(adapter).is_file():
-            return read_model_metadata(adapter)
-        model = adapter  # an adapter file (a LoRA GGUF): look around it as around a model file
-    if not model:
-        return {}
-    path = Path(model)
-    folder = path if path.is_dir() else path.parent if path.is_file() else None
-    if folder is None:
-        return {}
-    # the folder itself, the export folder holding it, or the `merged/` model exported beside it
-    for candidate in (folder, folder.parent, folder / "merged", folder.parent / "merged"):
-        if found := read_model_metadata(candidate):
-            return found
-    return {}
+def check_decoding_options(*, constrained: bool, grounded: bool, rewind_repeats: bool, backend: str) -> None:
+    """The rules that tie decoding options together, for every entry point (eval, extract, pipeline)."""
+    if grounded and not constrained:
+        raise MaazaError("grounded decoding is a constraint: use it with --constrained")
+    if rewind_repeats and not (constrained and backend == "llamacpp"):
+        raise MaazaError("--rewind-repeats needs --constrained and --backend llamacpp: it drops generated "
+                         "tokens from the KV cache and the grammar matcher")
+
+
+def resolve_prompt_format(requested: str | None, saved: dict[str, Any], task: Any) -> str:
+    """The prompt format of a run: the one asked for, else the model's saved one (maaza.json), else the task's."""
+    chosen = requested or saved.get("prompt_format") or task.default_prompt_format
+    if chosen not in task.prompt_formats:
+        raise MaazaError(
+            f"unknown prompt format '{chosen}' for task {task.name}; choose one of {', '.join(task.prompt_formats)}"
+        )
+    return str(chosen)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -140,15 +144,12 @@ class EvalRun:
     """One evaluation writing to one results file; re-running with the same file resumes."""
 
     def __init__(self, config: EvalConfig, out_path: str | Path):
-        if config.grounded and not config.constrained:
-            raise MaazaError("grounded decoding is a constraint: use it with --constrained")
-        if config.rewind_repeats and not (config.constrained and config.backend == "llamacpp"):
-            raise MaazaError("--rewind-repeats needs --constrained and --backend llamacpp: it drops generated "
-                             "tokens from the KV cache and the grammar matcher")
+        check_decoding_options(constrained=config.constrained, grounded=config.grounded,
+                               rewind_repeats=config.rewind_repeats, backend=config.backend)
         self.config = config
         self.out_path = Path(out_path)
-        self.schemas = load_schemas(config.schemas)
-        self.rows = load_rows(config.data, self.schemas, limit=config.limit)
+        self.task = get_task(config.task)
+        self.rows = self.task.load_rows(config.data, config.task_resources(), limit=config.limit)
         self.data_sha256 = file_sha256(config.data)
         self.environment = environment()
         self.resumed_environments: list[dict[str, Any]] = []
@@ -172,11 +173,6 @@ class EvalRun:
             "rewind_repeats": cfg.rewind_repeats and cfg.constrained,  # it only acts on constrained rows
         }
 
-    def _constraint(self, row: EdgeJSONRow) -> dict[str, Any]:
-        """The schema a row's decoding follows: its own, grounded in its text with `grounded`."""
-        schema = self.schemas[row.schema_id]
-        return with_grounding(schema, row.prompt) if self.config.grounded else schema
-
     def _load_previous(self, identity: dict[str, Any]) -> dict[str, Any] | None:
         if not self.out_path.exists():
             return None
@@ -198,7 +194,7 @@ class EvalRun:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         saved = saved_model_metadata(cfg.model, cfg.adapter)
-        prompt_format = cfg.prompt_format or saved.get("prompt_format") or "seed"
+        prompt_format = resolve_prompt_format(cfg.prompt_format, saved, self.task)
         identity = self._identity(prompt_format)
         previous = self._load_previous(identity)  # before the (slow) model load: a clash fails fast
         load_started = time.perf_counter()
@@ -226,8 +222,7 @@ class EvalRun:
         examples = {key: value for key, value in examples.items() if key in wanted_ids}
         pending = [row for row in self.rows if row.id not in examples]
         prompts = {
-            row.id: build_prompt(row.prompt, self.schemas[row.schema_id], prompt_format, backend.tokenizer)
-            for row in pending
+row.id: self.task.prompt(row, prompt_format, backend.tokenizer) for row in pending
         }
         # Similar lengths in one batch: less padding, less wasted compute.
         pending.sort(key=lambda row: len(prompts[row.id]))
@@ -240,7 +235,7 @@ class EvalRun:
                 chunk = pending[start : start + cfg.batch_size]
                 batch = backend.generate(
                     [prompts[row.id] for row in chunk],
-                    [self._constraint(row) for row in chunk] if cfg.constrained else None,
+                    [self.task.constraint(row, grounded=cfg.grounded) for row in chunk] if cfg.constrained else None,
                     max_new_tokens=cfg.max_new_tokens,
                     stop_on_json_close=cfg.stop_on_json_close,
                     lenient_datetime=cfg.lenient_datetime,
@@ -256,10 +251,9 @@ class EvalRun:
                 )
                 atomic_write_json(self.out_path, results)
                 bar.update(len(chunk))
-                bar.set_postfix(
-                    tok_s=results["timing"]["tokens_per_s"],
-                    exact=f"{results['metrics']['overall']['json_exact']:.2f}",
-                )
+                headline = results["metrics"]["overall"].get(self.task.headline_metric)
+                bar.set_postfix(tok_s=results["timing"]["tokens_per_s"], **{
+                    self.task.headline_metric: "-" if headline is None else f"{headline:.2f}"})
         finally:
             bar.close()
             backend.close()
@@ -269,17 +263,11 @@ class EvalRun:
         atomic_write_json(self.out_path, results)
         return results
 
-    def _example(self, row: EdgeJSONRow, gen: Any, timing: BatchTiming) -> dict[str, Any]:
-        scores = score_example(
-            gen.text,
-            row.expected_output,
-            self.schemas[row.schema_id],
-            lenient_datetime=self.config.lenient_datetime,
-        )
+    def _example(self, row: Any, gen: Any, timing: BatchTiming) -> dict[str, Any]:
+        scores = self.task.score(row, gen.text, lenient_datetime=self.config.lenient_datetime)
         return {
             "id": row.id,
-            "schema_id": row.schema_id,
-            "complexity": row.complexity,
+            **row.groups,
             "raw_output": gen.text,
             **scores,
             "prompt_tokens": gen.prompt_tokens,
@@ -326,7 +314,7 @@ class EvalRun:
             "model": backend.describe(),
             "config": {
                 **identity,
-                "schemas": str(Path(cfg.schemas).resolve()),
+                **{name: str(Path(path).resolve()) for name, path in cfg.task_resources().items() if path},
                 "limit": cfg.limit,
                 "batch_size": cfg.batch_size,
                 "decoding": "greedy",
@@ -340,7 +328,7 @@ class EvalRun:
             },
             "environment": self.environment,
             **({"resumed_environments": self.resumed_environments} if self.resumed_environments else {}),
-            "metrics": aggregate(ordered) if ordered else {},
+            "metrics": self.task.aggregate(ordered) if ordered else {},
             "timing": timing,
             "examples": ordered,
         }
@@ -353,27 +341,5 @@ def _progress(total: int, done: int, *, enabled: bool) -> Any:
 
 
 def format_summary(results: dict[str, Any]) -> str:
-    """A markdown table of the aggregates (overall and by complexity) plus timing."""
-    metrics = results.get("metrics") or {}
-    lines = [
-        "| group | n | JSONExact | Field F1 | compliance | leaf F1 | schema valid | parse rate |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    buckets = [("overall", metrics.get("overall")), *list((metrics.get("by_complexity") or {}).items())]
-    for name, bucket in buckets:
-        if not bucket:
-            continue
-        valid = bucket.get("schema_valid")
-        lines.append(
-            f"| {name} | {bucket['n']} | {100 * bucket['json_exact']:.1f}% | {bucket['field_f1']:.3f} | "
-            f"{100 * bucket['schema_compliance']:.1f}% | {bucket['leaf_f1']:.3f} | "
-            f"{'-' if valid is None else f'{100 * valid:.1f}%'} | {100 * bucket['parse_rate']:.1f}% |"
-        )
-    timing = results.get("timing", {})
-    lines.append("")
-    lines.append(
-        f"tokens/s {timing.get('tokens_per_s')} (batch {timing.get('batch_size')}), "
-        f"TTFT mean {timing.get('ttft_s', {}).get('mean')} s, latency p50 {timing.get('latency_s', {}).get('p50')} s, "
-        f"peak RSS {timing.get('peak_rss_mb')} MiB"
-    )
-    return "\n".join(lines)
+    """The task's markdown table of the aggregates plus timing."""
+    return get_task(results.get("task") or "edgejson", key="results task").summary_table(results)

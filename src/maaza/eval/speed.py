@@ -61,7 +61,7 @@ def parse_target(text: str) -> Target:
         if not count.isdigit():
             raise MaazaError(f"--target '{text}': write llamacpp-draftN with N a number of tokens, e.g. llamacpp-draft0")
         backend, draft = "llamacpp", int(count)
-    from maaza.eval.backends import BACKENDS
+    from maaza.decoding.backends import BACKENDS
 
     if backend not in BACKENDS:
         raise MaazaError(f"--target '{text}': unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
@@ -91,12 +91,13 @@ def targets_from_exports(folder: str | Path) -> list[Target]:
 
 def speed_prompts(tokenizer: Any, count: int, prompt_tokens: int, prompt_format: str, seed: int = 7) -> list[str]:
     """`count` extraction prompts whose token length is closest to `prompt_tokens`."""
-    from maaza.data.edgejson import build_task
     from maaza.data.engine import run_generation
     from maaza.data.teachers import TemplateTeacher
-    from maaza.tasks.edgejson import build_prompt, load_schemas
+    from maaza.schemas import load_schema_folder
+    from maaza.tasks.edgejson import build_prompt
+    from maaza.tasks.edgejson.generator import build_task
 
-    schemas = load_schemas(QUICKSTART_SCHEMAS)
+    schemas = load_schema_folder(QUICKSTART_SCHEMAS)
     task = build_task(QUICKSTART_SCHEMAS)
     samples = run_generation(task, TemplateTeacher(), n=max(4 * count, 40), seed=seed).samples
     prompts = [build_prompt(s.text, schemas[s.spec.id], prompt_format, tokenizer) for s in samples]
@@ -110,10 +111,10 @@ def measure(target: Target, *, prompts: int, prompt_tokens: int, max_new_tokens:
     """Load `target` in this process and time greedy decoding (called inside the worker subprocess)."""
     import torch
 
+    from maaza.decoding.backends import load_backend
     from maaza.envinfo import peak_rss_mb
-    from maaza.eval.backends import load_backend
-    from maaza.eval.runner import saved_model_metadata
-    from maaza.tasks.edgejson import load_schemas
+    from maaza.models.loading import saved_model_metadata
+    from maaza.schemas import load_schema_folder
 
     if threads:
         torch.set_num_threads(threads)
@@ -127,7 +128,7 @@ def measure(target: Target, *, prompts: int, prompt_tokens: int, max_new_tokens:
     texts = speed_prompts(backend.tokenizer, prompts + 1, prompt_tokens, prompt_format)
     schema = None
     if constrained:
-        schemas = load_schemas(QUICKSTART_SCHEMAS)
+        schemas = load_schema_folder(QUICKSTART_SCHEMAS)
         schema = next(iter(schemas.values()))
     backend.generate(texts[:1], None, max_new_tokens=16, stop_on_json_close=False)  # warm-up
     rows = []

@@ -590,9 +590,10 @@ def edgejson_calibration(
     at `max_length` tokens (calibration needs inputs, not whole targets)."""
     import random
 
-    from maaza.tasks.edgejson import build_prompt, load_rows, load_schemas, target_text
+    from maaza.schemas import load_schema_folder
+    from maaza.tasks.edgejson import build_prompt, load_rows, target_text
 
-    schemas = load_schemas(schemas_dir)
+    schemas = load_schema_folder(schemas_dir)
     rows = load_rows(rows_path, schemas)
     if not rows:
         raise MaazaError(f"{rows_path}: no calibration rows")

@@ -28,6 +28,26 @@ def read_model_metadata(folder: str | Path | None) -> dict[str, Any]:
         raise MaazaError(f"{path}:{exc.lineno}: invalid JSON in model metadata: {exc.msg}") from None
 
 
+def saved_model_metadata(model: str | None, adapter: str | None) -> dict[str, Any]:
+    """The maaza.json of the adapter, else of the model folder, else of the export folder around a model
+    file (a GGUF or ONNX export of `maaza export --adapter` lands beside the `merged/` folder it came from)."""
+    if adapter:
+        if Path(adapter).is_dir() or not Path(adapter).is_file():
+            return read_model_metadata(adapter)
+        model = adapter  # an adapter file (a LoRA GGUF): look around it as around a model file
+    if not model:
+        return {}
+    path = Path(model)
+    folder = path if path.is_dir() else path.parent if path.is_file() else None
+    if folder is None:
+        return {}
+    # the folder itself, the export folder holding it, or the `merged/` model exported beside it
+    for candidate in (folder, folder.parent, folder / "merged", folder.parent / "merged"):
+        if found := read_model_metadata(candidate):
+            return found
+    return {}
+
+
 def read_adapter_config(folder: str | Path) -> dict[str, Any]:
     """The `adapter_config.json` of a peft adapter folder; a clear error when it is missing or not JSON."""
     path = Path(folder) / "adapter_config.json"

@@ -304,10 +304,10 @@ class PipelineRun:
             return
         from maaza.data.command import parse_styles
         from maaza.data.dataset import write_dataset
-        from maaza.data.edgejson import build_task, load_exclusion_texts
         from maaza.data.engine import generate_with_progress
         from maaza.data.records import RecordOptions, faker_for
         from maaza.data.teachers import make_teacher
+        from maaza.tasks.edgejson.generator import build_task, load_exclusion_texts
 
         gen = self.config.data.generate if self.config.data else None
         assert gen is not None

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
-from maaza.eval.metrics import flatten_leaves, format_leaf_path, summarise_bucket, values_equal
 from maaza.io import atomic_write_json, atomic_write_text, iter_jsonl
 from maaza.report.results import COMPLEXITIES, load_results
+from maaza.schemas import flatten_leaves, format_leaf_path, values_equal
+from maaza.tasks.edgejson.metrics import summarise_bucket
 
 TOO_EASY = "too easy for the base model"
 SOLVED = "solved"

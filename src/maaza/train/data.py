@@ -15,7 +15,8 @@ from typing import Any
 
 from maaza.errors import MaazaError
 from maaza.paths import resolve_under_data_root
-from maaza.tasks.edgejson import build_prompt, load_rows, load_schemas, target_text
+from maaza.schemas import load_schema_folder
+from maaza.tasks.edgejson import build_prompt, load_rows, target_text
 from maaza.train.config import DataSettings
 
 IGNORE_INDEX = -100
@@ -105,7 +106,7 @@ def edgejson_examples(
 
 def prepare_data(settings: DataSettings, tokenizer: Any, seed: int) -> PreparedData:
     """Tokenize train (+val or a seeded hold-out), dropping/refusing over-length rows per policy."""
-    schemas = load_schemas(resolve_under_data_root(settings.schemas))
+    schemas = load_schema_folder(resolve_under_data_root(settings.schemas))
     files: dict[str, str] = {}
     train: list[TrainExample] = []
     dropped = 0

@@ -1,4 +1,4 @@
-"""Tests for schema-constrained decoding (maaza.eval.constrained) with a tiny random Llama."""
+"""Tests for schema-constrained decoding (maaza.decoding.constrained) with a tiny random Llama."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import torch
 from llguidance import LLMatcher
 from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList
 
-from maaza.eval.constrained import (
+from maaza.decoding.constrained import (
     LENIENT_DATETIME_PATTERN,
     ConstraintError,
     SchemaLogitsProcessor,

@@ -10,7 +10,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from maaza.eval.loop_guard import (
+from maaza.decoding.loop_guard import (
     CLOSE_BONUS,
     COMMA_BONUS,
     JsonPosition,
@@ -141,7 +141,7 @@ def test_guard_closes_near_the_budget_and_follows_strings() -> None:
 
 @pytest.fixture(scope="module")
 def hf_backend(tiny_model_dir: Path) -> Any:
-    from maaza.eval.backends import load_backend
+    from maaza.decoding.backends import load_backend
 
     return load_backend("hf", str(tiny_model_dir))
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from maaza.decoding.backends.base import Backend, BackendBatch, ConstraintStats
 from maaza.errors import MaazaError
-from maaza.eval.backends.base import Backend, BackendBatch, ConstraintStats
 
 __all__ = ["BACKENDS", "Backend", "BackendBatch", "ConstraintStats", "load_backend"]
 
 # name -> (module, class); each class has `load(model, adapter=None, dtype="float32") -> Backend`.
 BACKENDS: dict[str, tuple[str, str]] = {
-    "hf": ("maaza.eval.backends.hf", "HFBackend"),
-    "llamacpp": ("maaza.eval.backends.llamacpp", "LlamaCppBackend"),
-    "onnx": ("maaza.eval.backends.onnx", "OnnxBackend"),
+    "hf": ("maaza.decoding.backends.hf", "HFBackend"),
+    "llamacpp": ("maaza.decoding.backends.llamacpp", "LlamaCppBackend"),
+    "onnx": ("maaza.decoding.backends.onnx", "OnnxBackend"),
 }
 
 

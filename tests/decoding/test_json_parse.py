@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from maaza.eval.json_parse import (
+from maaza.decoding.json_parse import (
     JsonObjectTracker,
     ParseResult,
     find_json_object_end,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from maaza.eval.runner import saved_model_metadata
+from maaza.models.loading import saved_model_metadata
 
 
 def _write(folder: Path, **info: str) -> None:

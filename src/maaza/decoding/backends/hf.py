@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from maaza.eval.backends.base import Backend, BackendBatch, ConstraintStats
-from maaza.eval.generate import eos_token_ids, generate_batch
+from maaza.decoding.backends.base import Backend, BackendBatch, ConstraintStats
+from maaza.decoding.generate import eos_token_ids, generate_batch
 
 
 class HFBackend(Backend):
@@ -39,7 +39,7 @@ class HFBackend(Backend):
         if schemas is not None:
             from transformers import LogitsProcessorList
 
-            from maaza.eval.constrained import SchemaLogitsProcessor
+            from maaza.decoding.constrained import SchemaLogitsProcessor
 
             processor = SchemaLogitsProcessor(
                 schemas,

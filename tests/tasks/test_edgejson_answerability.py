@@ -9,9 +9,9 @@ from typing import Any
 
 from data_helpers import SHIPMENT_SCHEMA, shipped_schema_dir
 
-from maaza.data.answerability import ANSWER_CLASSES, answer_class
 from maaza.data.render import render
-from maaza.tasks.edgejson import load_schemas
+from maaza.schemas import load_schema_folder
+from maaza.tasks.edgejson.answerability import ANSWER_CLASSES, answer_class
 
 
 def _classify(gold: dict[str, Any], text_of: dict[str, Any] | None = None) -> str:
@@ -40,7 +40,7 @@ def test_v3_train_classes() -> None:
     """565 of v3 train's 629 answers are the one answer their text allows (`answerability.py` measures the
     same on test: 142 of 158); `benchmarks/qat_q4_0.py --run long_clean` trains on those 565."""
     folder = shipped_schema_dir()
-    schemas = load_schemas(folder)
+    schemas = load_schema_folder(folder)
     rows = [json.loads(line) for line in (folder.parent / "train.jsonl").read_text().splitlines()]
     counts = Counter(answer_class(row["prompt"], row["expected_output"], schemas[row["schema_id"]]) for row in rows)
     assert set(counts) <= set(ANSWER_CLASSES)

@@ -63,12 +63,12 @@ from typing import Any
 import numpy as np
 
 from maaza import openmp
+from maaza.decoding.backends.base import Backend, BackendBatch, ConstraintStats
+from maaza.decoding.generate import BatchTiming, Generation
+from maaza.decoding.json_parse import JsonObjectTracker
+from maaza.decoding.loop_guard import LoopGuard, vocab_for_tokenizer
+from maaza.decoding.repeat_items import MAX_REWINDS, RepeatedItemWatcher
 from maaza.errors import MaazaError
-from maaza.eval.backends.base import Backend, BackendBatch, ConstraintStats
-from maaza.eval.generate import BatchTiming, Generation
-from maaza.eval.json_parse import JsonObjectTracker
-from maaza.eval.loop_guard import LoopGuard, vocab_for_tokenizer
-from maaza.eval.repeat_items import MAX_REWINDS, RepeatedItemWatcher
 
 INSTALL_HINT = (
     "llama-cpp-python is not installed (it is built from source): run "
@@ -230,8 +230,7 @@ def lora_gguf_for(adapter: str, base: Path) -> Path:
 def gguf_metadata(path: Path, adapter: str | None = None) -> dict[str, Any]:
     """The adapter's maaza.json (as `maaza eval` reads it), else the one beside the GGUF, else the one in
     `merged/` beside it."""
-    from maaza.eval.runner import saved_model_metadata
-    from maaza.models.loading import read_model_metadata
+    from maaza.models.loading import read_model_metadata, saved_model_metadata
 
     return (
         (saved_model_metadata(str(path), adapter) if adapter else {})
@@ -587,7 +586,7 @@ class LlamaCppBackend(Backend):
         """One fresh llguidance matcher per row; compiled grammars are cached by schema."""
         from llguidance import LLMatcher
 
-        from maaza.eval.constrained import ConstraintError, TokenizerInfo, compile_grammar
+        from maaza.decoding.constrained import ConstraintError, TokenizerInfo, compile_grammar
 
         info = TokenizerInfo.for_tokenizer(self.tokenizer, self.vocab_size)  # built once, not compile time
         self._llg_eos = [t for t in info.llg.eos_tokens if t not in self._eos_set and t < self.vocab_size]
@@ -626,7 +625,7 @@ class LlamaCppBackend(Backend):
         A closing `guard` adds its bonus first (and skips the top-choice shortcut, which ignores it). A
         sealed `watcher` (repeat rewinds) vetoes tokens that would add an item to the array it sealed.
         """
-        from maaza.eval.constrained import ConstraintError
+        from maaza.decoding.constrained import ConstraintError
 
         eos = self.eos_token_ids
         if matcher.is_stopped():
@@ -769,7 +768,7 @@ class LlamaCppBackend(Backend):
             return "length" if len(new_ids) >= budget else None
 
         def rewind() -> int:
-            """Drop a repeated array item (maaza.eval.repeat_items): the tokens from the comma before it
+            """Drop a repeated array item (maaza.decoding.repeat_items): the tokens from the comma before it
             on leave the output, the grammar matcher and the KV cache; guard, tracker and watcher re-read
             the kept tokens, the watcher sealed at the item's array. Returns the last kept token, which is
             emitted but (after this) not in the KV cache."""

@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 
 from maaza.cli import main
+from maaza.decoding.backends import load_backend
 from maaza.errors import MaazaError
-from maaza.eval.backends import load_backend
 
 pytest.importorskip("onnxruntime_genai")
 
@@ -185,7 +185,7 @@ def test_missing_package_is_a_clear_error(onnx_dir: Path, hide_module: Any) -> N
 @pytest.mark.parametrize("mode", ["guidance", "mask"])
 def test_grounded_output_equals_hf(backends: tuple[Any, Any], onnx_dir: Path, mode: str) -> None:
     """A grounded schema (a Lark grammar, `lark_grammar` guidance in ORT GenAI) decodes like hf."""
-    from maaza.eval.grounded import with_grounding
+    from maaza.decoding.grounded import with_grounding
 
     hf, _ = backends
     onnx = load_backend("onnx", str(onnx_dir), constraint=mode)

@@ -2,7 +2,7 @@
 
 A fine-tuned 135M model that has listed every item of a list sometimes goes on writing items: the last one
 again, or an earlier one, over and over (EdgeJSON v3 test `invoice_template_018`: four line items, then
-eleven more copies of the fourth). The loop guard (`maaza.eval.loop_guard`) notices only once a block of
+eleven more copies of the fourth). The loop guard (`maaza.decoding.loop_guard`) notices only once a block of
 tokens has come back three times, and then closes the whole JSON, so the keys after the list are lost too.
 
 The rule here: an object item of an array that equals, as JSON text, an earlier item of the same array and
@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from maaza.eval.loop_guard import JsonPosition
+from maaza.decoding.loop_guard import JsonPosition
 
 MAX_REWINDS = 8  # per row; then the watcher stops reporting (each rewind seals one array, so few are needed)
 

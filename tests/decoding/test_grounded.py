@@ -13,9 +13,8 @@ import pytest
 from llguidance import LLMatcher
 
 from conftest import ORDER_SCHEMA
-from maaza.errors import MaazaError
-from maaza.eval.constrained import ConstraintError, TokenizerInfo, compile_grammar
-from maaza.eval.grounded import (
+from maaza.decoding.constrained import ConstraintError, TokenizerInfo, compile_grammar
+from maaza.decoding.grounded import (
     GROUNDING_KEY,
     grounded_lark,
     number_literals,
@@ -23,8 +22,9 @@ from maaza.eval.grounded import (
     with_grounding,
     without_grounding,
 )
-from maaza.eval.metrics import flatten_leaves
+from maaza.errors import MaazaError
 from maaza.eval.runner import EvalConfig, EvalRun
+from maaza.schemas import flatten_leaves
 
 REVIEW_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -163,7 +163,7 @@ def test_no_dead_end_on_random_walks(info: TokenizerInfo) -> None:
 
 def test_tiny_model_output_is_copied_from_the_text(tiny_model_dir: Path) -> None:
     """A random model decodes grounded JSON: schema-valid, every string and number taken from the text."""
-    from maaza.eval.backends import load_backend
+    from maaza.decoding.backends import load_backend
 
     backend = load_backend("hf", str(tiny_model_dir))
     texts = ["Order A17 for Bob (age 41) is shipped: 2 x K9.", "Order B2 (pending) from Cy: 1 x P1 and 3 x Q2."]

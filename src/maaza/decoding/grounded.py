@@ -42,7 +42,7 @@ import json
 import re
 from typing import Any
 
-from maaza.eval.constrained import DATE_PATTERN, LENIENT_DATETIME_PATTERN
+from maaza.decoding.formats import FORMAT_REGEX, LENIENT_DATETIME_PATTERN
 
 __all__ = [
     "GROUNDING_KEY",
@@ -61,13 +61,6 @@ _JSON_CHAR = r'(\\(["\\/bfnrt]|u[0-9a-fA-F]{4})|[^"\\\x00-\x1F])'
 # starts and ends with
 _JSON_EDGE_CHAR = r'(\\(["\\/]|u[0-9a-fA-F]{4})|[^"\\\x00-\x20])'
 _TRIMMED = f"{_JSON_EDGE_CHAR}({_JSON_CHAR}*{_JSON_EDGE_CHAR})?"
-_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,9})?"
-_FORMAT_REGEX = {
-    "date": DATE_PATTERN,
-    "date-time": f"{DATE_PATTERN}T{_TIME}(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])",  # RFC 3339 (lenient: a pattern)
-    "email": r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
-    "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
-}
 _CHUNK = re.compile(r"\\u[0-9a-fA-F]{4}|\\.|\w+|.", re.S)
 _NUMBER_IN_TEXT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _JSON_NUMBER = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?"
@@ -279,8 +272,8 @@ class _Compiler:
         if isinstance(fmt, str):
             if fmt == "date-time" and self.lenient_datetime:
                 regexes.append(_unanchored(LENIENT_DATETIME_PATTERN))
-            elif fmt in _FORMAT_REGEX:
-                regexes.append(_FORMAT_REGEX[fmt])
+            elif fmt in FORMAT_REGEX:
+                regexes.append(FORMAT_REGEX[fmt])
             else:
                 return self.inline_json(node)  # uri, hostname, ...: llguidance checks the format, ungrounded
         if isinstance(node.get("pattern"), str):

@@ -12,8 +12,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from maaza.decoding.generate import BatchTiming, Generation
 from maaza.errors import MaazaError
-from maaza.eval.generate import BatchTiming, Generation
 
 
 @dataclass
@@ -65,14 +65,14 @@ class Backend(ABC):
         """Greedy-decode `prompts`; with `schemas` (one per prompt) every output follows its schema.
 
         `loop_guard` (constrained rows only): steer a row that repeats itself or nears `max_new_tokens` to
-        close its JSON within the grammar (`maaza.eval.loop_guard`); such rows finish as "closed_on_loop" or
+        close its JSON within the grammar (`maaza.decoding.loop_guard`); such rows finish as "closed_on_loop" or
         "closed_on_budget".
 
         `rewind_repeats` (constrained rows, backends with `can_rewind`): drop an array item that repeats an
-        earlier one and close its array (`maaza.eval.repeat_items`); such rows' finish reasons end in
+        earlier one and close its array (`maaza.decoding.repeat_items`); such rows' finish reasons end in
         "_after_rewind". Backends without it raise MaazaError (`check_rewind`).
 
-        Raises `maaza.eval.constrained.ConstraintError` when a schema cannot be compiled.
+        Raises `maaza.decoding.constrained.ConstraintError` when a schema cannot be compiled.
         """
 
     @abstractmethod

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from maaza.data.render import listing_reading, render
-from maaza.eval.metrics import flatten_leaves
+from maaza.schemas import flatten_leaves
 
 ANSWER_CLASSES = ("determined", "empty item", "other grouping", "text differs")
 

@@ -18,9 +18,9 @@ if importlib.util.find_spec("llama_cpp") is None:
     )
 
 from maaza.cli import main
+from maaza.decoding.backends import load_backend
+from maaza.decoding.backends.llamacpp import LlamaCppBackend
 from maaza.errors import MaazaError
-from maaza.eval.backends import load_backend
-from maaza.eval.backends.llamacpp import LlamaCppBackend
 from maaza.tasks.edgejson import build_prompt
 
 PROMPTS = [
@@ -142,7 +142,7 @@ def test_constrained_output_is_schema_valid_and_equals_hf(
 
 def test_grounded_output_equals_hf(backends: Any, edgejson_fixture: Any) -> None:
     """A grounded schema (a Lark grammar) constrains llama.cpp exactly as it does transformers."""
-    from maaza.eval.grounded import with_grounding
+    from maaza.decoding.grounded import with_grounding
 
     hf, llama = backends
     order = edgejson_fixture.schema_data["order"]
@@ -203,7 +203,7 @@ def test_tokenizer_from_merged_folder_and_metadata(sharp_model: tuple[Path, Path
 
 
 def test_threads_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    from maaza.eval.backends.llamacpp import THREADS_ENV, default_threads, physical_cores
+    from maaza.decoding.backends.llamacpp import THREADS_ENV, default_threads, physical_cores
 
     monkeypatch.delenv(THREADS_ENV, raising=False)
     assert default_threads() == physical_cores() >= 1

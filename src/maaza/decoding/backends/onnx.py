@@ -13,7 +13,7 @@ included) to its last token, TTFT = prefill + first token.
 Schema constraints (`constraint=`):
 
 - `"guidance"` (default): ORT GenAI's built-in llguidance (`GeneratorParams.set_guidance("json_schema")`),
-  fed the very schema `maaza.eval.constrained.compile_grammar` builds for the transformers backend
+  fed the very schema `maaza.decoding.constrained.compile_grammar` builds for the transformers backend
   (`prepare_schema` rewrites + compact JSON, `x-guidance: whitespace_flexible=false`). Masks are computed
   inside ORT GenAI, so only `compile_seconds` (our compile + ORT's guidance setup) is measured;
   `mask_seconds`/`mask_calls` stay 0.
@@ -29,10 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from maaza.decoding.backends.base import Backend, BackendBatch, ConstraintStats
+from maaza.decoding.generate import BatchTiming, Generation, merge_eos_ids
+from maaza.decoding.json_parse import JsonObjectTracker
 from maaza.errors import MaazaError
-from maaza.eval.backends.base import Backend, BackendBatch, ConstraintStats
-from maaza.eval.generate import BatchTiming, Generation, merge_eos_ids
-from maaza.eval.json_parse import JsonObjectTracker
 from maaza.models.loading import first_line
 
 CONSTRAINT_MODES = ("guidance", "mask")
@@ -128,8 +128,8 @@ class OnnxBackend(Backend):
 
     def _guidance(self, schema: dict[str, Any], lenient_datetime: bool) -> tuple[str, str]:
         """(guidance type, text) for ORT GenAI: the JSON Schema (with x-guidance options) inside the grammar
-        the transformers backend compiles, or the Lark grammar of a grounded schema (`maaza.eval.grounded`)."""
-        from maaza.eval.constrained import compile_grammar
+        the transformers backend compiles, or the Lark grammar of a grounded schema (`maaza.decoding.grounded`)."""
+        from maaza.decoding.constrained import compile_grammar
 
         grammar = json.loads(compile_grammar(schema, lenient_datetime=lenient_datetime))["grammars"][0]
         if grammar.get("lark_grammar"):  # a JSON-Schema grammar holds "lark_grammar": null
@@ -161,7 +161,7 @@ class OnnxBackend(Backend):
         params = og.GeneratorParams(self.model)
         params.set_search_options(do_sample=False, max_length=len(ids) + max(budget, 1), batch_size=1)
         if schema is not None and self.constraint == "guidance":
-            from maaza.eval.constrained import ConstraintError
+            from maaza.decoding.constrained import ConstraintError
 
             compile_started = time.perf_counter()
             kind, guidance = self._guidance(schema, lenient_datetime)
@@ -175,7 +175,7 @@ class OnnxBackend(Backend):
             stats.compile_seconds += time.perf_counter() - compile_started
         else:
             if schema is not None:
-                from maaza.eval.constrained import SchemaLogitsProcessor
+                from maaza.decoding.constrained import SchemaLogitsProcessor
 
                 processor = SchemaLogitsProcessor(
                     [schema],

@@ -5,21 +5,24 @@ from typing import Any
 
 import pytest
 
-from maaza.eval import metrics
-from maaza.eval.metrics import (
-    SCORE_FIELDS,
-    aggregate,
-    field_f1,
+from maaza import schemas
+from maaza.schemas import (
     flatten_leaves,
     format_leaf_path,
     is_lenient_date_time,
-    json_exact,
     json_type_name,
+    schema_valid,
+    values_equal,
+)
+from maaza.tasks.edgejson import metrics
+from maaza.tasks.edgejson.metrics import (
+    SCORE_FIELDS,
+    aggregate,
+    field_f1,
+    json_exact,
     leaf_f1,
     schema_compliance,
-    schema_valid,
     score_example,
-    values_equal,
 )
 
 NOTIFICATION_SCHEMA: dict[str, Any] = {
@@ -275,10 +278,10 @@ def test_wrong_type_and_extra_property() -> None:
 
 
 def test_validators_are_cached_by_identity_and_content() -> None:
-    first = metrics._compiled_validator(ORDER_SCHEMA, True)
-    assert metrics._compiled_validator(ORDER_SCHEMA, True) is first
-    assert metrics._compiled_validator(copy.deepcopy(ORDER_SCHEMA), True) is first
-    assert metrics._compiled_validator(ORDER_SCHEMA, False) is not first
+    first = schemas._compiled_validator(ORDER_SCHEMA, True)
+    assert schemas._compiled_validator(ORDER_SCHEMA, True) is first
+    assert schemas._compiled_validator(copy.deepcopy(ORDER_SCHEMA), True) is first
+    assert schemas._compiled_validator(ORDER_SCHEMA, False) is not first
 
 
 def test_lenient_checker_does_not_leak_into_jsonschema_defaults() -> None:

@@ -1,4 +1,4 @@
-"""Repeated array items (maaza.eval.repeat_items): the watcher's rule, and the llama.cpp rewind end to end."""
+"""Repeated array items (maaza.decoding.repeat_items): the watcher's rule, and the llama.cpp rewind end to end."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from maaza.decoding.repeat_items import Repeat, RepeatedItemWatcher, has_free_string
 from maaza.errors import MaazaError
-from maaza.eval.repeat_items import Repeat, RepeatedItemWatcher, has_free_string
 from maaza.eval.runner import EvalConfig, EvalRun
 
 CART = {
@@ -131,8 +131,8 @@ def flat_gguf(smollm2_tokenizer: Any, tmp_path_factory: pytest.TempPathFactory) 
 @needs_llamacpp
 @pytest.mark.parametrize("draft_tokens", [0, 8])
 def test_llamacpp_rewinds_a_repeated_item_and_goes_on_after_the_array(flat_gguf: Path, draft_tokens: int) -> None:
-    from maaza.eval.backends.llamacpp import LlamaCppBackend
-    from maaza.eval.grounded import with_grounding
+    from maaza.decoding.backends.llamacpp import LlamaCppBackend
+    from maaza.decoding.grounded import with_grounding
 
     text = "Cart of Alpha: one Alpha item. Note: keep"
     schema = with_grounding(NAMES, text)
@@ -160,8 +160,8 @@ def test_llamacpp_rewinds_a_repeated_item_and_goes_on_after_the_array(flat_gguf:
 @needs_llamacpp
 def test_llamacpp_keeps_a_repeat_the_grammar_requires(flat_gguf: Path) -> None:
     """minItems 3 and a single value the text offers: the seal is lifted instead of failing the row."""
-    from maaza.eval.backends.llamacpp import LlamaCppBackend
-    from maaza.eval.grounded import with_grounding
+    from maaza.decoding.backends.llamacpp import LlamaCppBackend
+    from maaza.decoding.grounded import with_grounding
 
     schema = json.loads(json.dumps(NAMES))
     schema["properties"]["items"]["minItems"] = 3

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from maaza.eval.json_parse import JsonObjectTracker
+from maaza.decoding.json_parse import JsonObjectTracker
 
 
 @dataclass

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError, location
-from maaza.io import iter_jsonl, read_json
+from maaza.io import iter_jsonl
 from maaza.paths import data_root
+from maaza.tasks import base
 
 SEED_TEMPLATE = "Extract the structured JSON data from the following text.\n\nInput: {prompt}\n\nOutput:"
 SCHEMA_TEMPLATE = (
@@ -38,6 +39,11 @@ class EdgeJSONRow:
     expected_output: dict[str, Any]
     source_line: int = 0
 
+    @property
+    def groups(self) -> dict[str, str]:
+        """The aggregate groups of the row (`EdgeJSONTask.group_keys`)."""
+        return {"complexity": self.complexity, "schema_id": self.schema_id}
+
 
 def default_paths() -> tuple[Path | None, Path | None]:
     """EdgeJSON v3 test file and schema folder under the data root, when present."""
@@ -46,24 +52,6 @@ def default_paths() -> tuple[Path | None, Path | None]:
         return None, None
     base = root / "edgejson_v3"
     return base / "test.jsonl", base / "schemas"
-
-
-def load_schemas(folder: str | Path) -> dict[str, dict[str, Any]]:
-    """All `*.json` under the folder (any depth), keyed by file stem; a bad file is a clear error."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise MaazaError(f"schema folder not found: {root}")
-    schemas: dict[str, dict[str, Any]] = {}
-    for path in sorted(root.rglob("*.json")):
-        schema = read_json(path, what="schema")
-        if not isinstance(schema, dict):
-            raise MaazaError(f"{path}: a JSON Schema must be an object, got {type(schema).__name__}")
-        if path.stem in schemas:
-            raise MaazaError(f"{path}: duplicate schema id '{path.stem}'")
-        schemas[path.stem] = schema
-    if not schemas:
-        raise MaazaError(f"no schema files (*.json) under {root}")
-    return schemas
 
 
 def schema_complexity(folder: str | Path) -> dict[str, str]:
@@ -105,20 +93,7 @@ def load_rows(
 
 def stratified_slice(rows: list[EdgeJSONRow], limit: int) -> list[EdgeJSONRow]:
     """The first `limit` rows taken round-robin over complexities, so a small slice covers all levels."""
-    if limit >= len(rows):
-        return list(rows)
-    buckets: dict[str, list[EdgeJSONRow]] = {}
-    for row in rows:
-        buckets.setdefault(row.complexity, []).append(row)
-    order = sorted(buckets, key=lambda c: (COMPLEXITY_ORDER.index(c) if c in COMPLEXITY_ORDER else 99, c))
-    picked: list[EdgeJSONRow] = []
-    index = 0
-    while len(picked) < limit:
-        for name in order:
-            if index < len(buckets[name]) and len(picked) < limit:
-                picked.append(buckets[name][index])
-        index += 1
-    return picked
+    return base.stratified_slice(rows, limit, "complexity", COMPLEXITY_ORDER)
 
 
 def render_schema(schema: dict[str, Any]) -> str:

@@ -27,10 +27,11 @@ import torch
 from llguidance import LLExecutor, LLMatcher, LLTokenizer
 from transformers import LogitsProcessor
 
-from maaza.eval.loop_guard import LoopGuard, vocab_for_tokenizer
+from maaza.decoding.formats import LENIENT_DATETIME_PATTERN, LLG_FORMATS
+from maaza.decoding.grounded import grounded_lark, without_grounding
+from maaza.decoding.loop_guard import LoopGuard, vocab_for_tokenizer
 
 __all__ = [
-    "DATE_PATTERN",
     "LENIENT_DATETIME_PATTERN",
     "LLG_FORMATS",
     "ConstraintError",
@@ -45,19 +46,6 @@ __all__ = [
 class ConstraintError(ValueError):
     """A schema cannot be compiled to a grammar, or decoding left the grammar."""
 
-
-# ISO-8601 date-time, timezone optional. Fractional seconds are capped at 9 digits (nanoseconds) so a
-# constrained model cannot emit an unbounded run of digits. ``[0-9]`` rather than ``\d``: Rust's ``\d``
-# (used by llguidance) is Unicode-aware. Anchored so Python's ``re.search`` (jsonschema) agrees.
-DATE_PATTERN = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"  # unanchored
-_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9](:([0-5][0-9]|60)(\.[0-9]{1,9})?)?"
-_TZ = r"(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])?"
-LENIENT_DATETIME_PATTERN = f"^{DATE_PATTERN}T{_TIME}{_TZ}$"
-
-# String formats llguidance 1.9 compiles (checked one by one); any other format is a compile error there.
-LLG_FORMATS = frozenset(
-    {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid", "uri"}
-)
 
 # Keywords whose value is one subschema / a list of subschemas / a name -> subschema map. Values of any
 # other keyword (const, enum, default, examples, ...) are data and are never rewritten.
@@ -144,13 +132,12 @@ def compile_grammar(
     By default the grammar admits only compact JSON (``,`` and ``:`` separators, no free whitespace) because
     the training targets are minified; ``whitespace_flexible=True`` allows JSON whitespace between tokens.
     Object keys come out in the schema's ``properties`` order (an llguidance rule). A schema carrying
-    input text under ``maaza.eval.grounded.GROUNDING_KEY`` compiles to a grounded grammar (its free strings
-    and numbers copied from that text; compact JSON only, see ``maaza.eval.grounded``). Raises
+    input text under ``maaza.decoding.grounded.GROUNDING_KEY`` compiles to a grounded grammar (its free strings
+    and numbers copied from that text; compact JSON only, see ``maaza.decoding.grounded``). Raises
     :class:`ConstraintError` with a one-line message when llguidance rejects the schema.
     """
     if not isinstance(schema, dict):
         raise ConstraintError(f"JSON schema must be a dict, got {type(schema).__name__}")
-    from maaza.eval.grounded import grounded_lark, without_grounding
 
     try:
         schema, grounding = without_grounding(schema)
@@ -276,7 +263,7 @@ class SchemaLogitsProcessor(LogitsProcessor):
     EOS is allowed, so no row is ever all ``-inf``.
 
     With ``loop_guard_budget`` (the generation's ``max_new_tokens``) each constrained row gets a
-    :class:`~maaza.eval.loop_guard.LoopGuard` (``self.guards``): a row that repeats itself or nears the
+    :class:`~maaza.decoding.loop_guard.LoopGuard` (``self.guards``): a row that repeats itself or nears the
     budget is steered to close its JSON, still inside the grammar.
 
     Timing for overhead reports: ``compile_seconds`` (grammar compile + matcher creation),
@@ -357,7 +344,7 @@ class SchemaLogitsProcessor(LogitsProcessor):
         self._prompt_len: int | None = None
         self._consumed = 0
         self._finished = [False] * self.batch_size
-        #: One LoopGuard per constrained row when built with `loop_guard_budget` (see maaza.eval.loop_guard).
+        #: One LoopGuard per constrained row when built with `loop_guard_budget` (see maaza.decoding.loop_guard).
         self.guards: list[LoopGuard | None] = [
             LoopGuard(self._guard_vocab, self._loop_guard_budget, schema=schema)
             if self._guard_vocab is not None and m is not None
