@@ -152,7 +152,7 @@ def test_extractor_on_the_llamacpp_backend(tiny_model_dir: Path, tmp_path: Path)
 
 def test_rewind_repeats_needs_constrained_llamacpp(tiny_model_dir: Path) -> None:
     for backend, constrained in (("hf", True), ("llamacpp", False)):
-        with pytest.raises(MaazaError, match="rewind_repeats needs constrained=True and backend='llamacpp'"):
+        with pytest.raises(MaazaError, match=r"rewind_repeats=True\) needs constrained decoding on the llamacpp backend"):
             Extractor.load(str(tiny_model_dir), backend=backend, constrained=constrained, rewind_repeats=True)
 
 

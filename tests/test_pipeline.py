@@ -326,3 +326,29 @@ def test_shipped_pipeline_configs_load() -> None:
     published = root / "pipeline_mlm_135m_json.yaml"
     if published.is_file():
         assert load_pipeline(published).train.data.prompt_format
+
+
+def test_eval_section_passes_every_eval_option_through(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """The pipeline builds `maaza eval`'s own EvalConfig: no decoding option can be silently dropped."""
+    from dataclasses import fields
+
+    from maaza.eval.runner import EvalConfig
+    from maaza.pipeline.config import EvalSection
+
+    filled_by_the_run = {"data", "schemas", "model", "adapter", "task", "prompt_format", "resources", "extra"}
+    options = {f.name for f in fields(EvalConfig)} - filled_by_the_run
+    assert options <= {f.name for f in fields(EvalSection)}, options - {f.name for f in fields(EvalSection)}
+    data = pipeline_dict(write_schemas(tmp_path / "schemas"), tiny_model_dir)
+    data["eval"].update(grounded=True, loop_guard=False, stop_on_json_close=False, max_new_tokens=33)
+    runner = PipelineRun(load_pipeline(data=data), tmp_path / "run", say=lambda _line: None)
+    built = runner._eval_config(finetuned=True)
+    assert (built.grounded, built.loop_guard, built.stop_on_json_close, built.max_new_tokens) == (True, False, False, 33)
+    assert built.task == "edgejson" and built.backend == "hf"
+    data["eval"].update(constrained=False)
+    with pytest.raises(MaazaError, match="eval: grounded decoding is a constraint"):
+        load_pipeline(data=data)
+    with pytest.raises(MaazaError, match=r"--task: unknown task 'nope'"):
+        from maaza.pipeline.command import run
+
+        run(argparse.Namespace(config=str(tmp_path / "x.yaml"), overrides=[], no_progress=True, task="nope",
+                               out=None, force=[]))

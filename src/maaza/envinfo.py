@@ -83,6 +83,19 @@ def peak_rss_mb() -> float:
     return peak / 1024 if sys.platform != "darwin" else peak / (1024 * 1024)
 
 
+def reset_peak_rss() -> bool:
+    """Start a new peak: Linux resets VmHWM to the current RSS on `5` written to /proc/self/clear_refs.
+
+    Lets one process measure the peak of each of its phases (the pipeline's stages) instead of the running
+    maximum. False where the kernel does not allow it (then `peak_rss_mb` stays the process-wide peak).
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 def torch_threads() -> int | None:
     try:
         import torch

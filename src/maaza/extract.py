@@ -30,7 +30,6 @@ __all__ = [
 ]
 
 SUPPORTED_BACKENDS = ("hf", "llamacpp", "onnx")
-DEFAULT_PROMPT_FORMAT = "schema-chat"
 
 class ExtractionError(MaazaError):
     """One text could not be turned into schema-valid JSON; the message says why.
@@ -79,7 +78,7 @@ class Extractor:
         cls,
         model: str | None = None,
         adapter: str | None = None,
-        backend: str = "hf",
+        backend: str | None = None,
         *,
         constrained: bool = True,
         max_new_tokens: int = 512,
@@ -89,7 +88,9 @@ class Extractor:
         grounded: bool = False,
         rewind_repeats: bool = False,
     ) -> Extractor:
-        """Load a model (bundled name, folder or hub id; default: the adapter's base, else smollm2-135m).
+        """Load a model: a bundled name, folder, GGUF or hub id (+ an adapter); with neither `model` nor `adapter`,
+        the shipped MLM-135M-JSON (`maaza models list`; `model="smollm2-135m"` for the plain base model).
+        `backend` defaults to the shipped model's, else hf.
 
         `prompt_format` overrides the one saved in `maaza.json` (default `schema-chat`, or `schema` when
         the tokenizer has no chat template). `grounded` (constrained only) makes every free string and
@@ -97,26 +98,30 @@ class Extractor:
         whose value must be inferred or normalised. `rewind_repeats` (constrained, llamacpp backend) drops
         a list item that repeats an earlier one and closes the list (`maaza.decoding.repeat_items`).
         """
-        from maaza.tasks.edgejson import PROMPT_FORMATS
+        from maaza.decoding.options import check_decoding_options
+        from maaza.tasks import get_task
+        from maaza.tasks.base import choose_prompt_format
 
+        if model is None and adapter is None:
+            from maaza.models.shipped import shipped_for_task
+
+            shipped = shipped_for_task("edgejson").load_arguments()
+            model, adapter = shipped["model"], shipped["adapter"]
+            backend = backend or shipped["backend"]
+        backend = backend or "hf"
         check_backend(backend)
-        if grounded and not constrained:
-            raise MaazaError("grounded decoding is a constraint: it needs constrained=True")
-        if rewind_repeats and not (constrained and backend == "llamacpp"):
-            raise MaazaError("rewind_repeats needs constrained=True and backend='llamacpp' (it rewinds the KV cache)")
+        check_decoding_options(constrained=constrained, grounded=grounded, rewind_repeats=rewind_repeats,
+                               backend=backend)
         if max_new_tokens <= 0:
             raise MaazaError("max_new_tokens must be a positive number")
-        if prompt_format is not None and prompt_format not in PROMPT_FORMATS:
-            choices = ", ".join(PROMPT_FORMATS)
-            raise MaazaError(f"unknown prompt format '{prompt_format}'; choose one of {choices}")
+        task = get_task("edgejson")
+        if prompt_format is not None:
+            choose_prompt_format(prompt_format, {}, task)  # an unknown format fails before the model loads
         from maaza.decoding.backends import load_backend
 
         runtime = load_backend(backend, model, adapter=adapter, dtype=dtype)
-        chosen = prompt_format or runtime.metadata.get("prompt_format")
-        if not chosen:
-            has_template = bool(getattr(runtime.tokenizer, "chat_template", None))
-            chosen = DEFAULT_PROMPT_FORMAT if has_template else "schema"
-        return cls(runtime, backend, str(chosen), constrained, max_new_tokens, lenient_datetime, grounded,
+        chosen = choose_prompt_format(prompt_format, runtime.metadata, task, runtime.tokenizer)
+        return cls(runtime, backend, chosen, constrained, max_new_tokens, lenient_datetime, grounded,
                    rewind_repeats)
 
     # -------------------------------------------------------------------------------------- public
@@ -197,12 +202,13 @@ class Extractor:
 
     def _generate(self, chunk: list[_Item]) -> list[dict[str, Any] | ExtractionError]:
         from maaza.decoding.constrained import ConstraintError
-        from maaza.decoding.grounded import with_grounding
-        from maaza.tasks.edgejson import build_prompt
+        from maaza.tasks import get_task
 
         fmt, tokenizer = self.prompt_format, self.runtime.tokenizer
-        prompts = [build_prompt(item.text, item.schema, fmt, tokenizer) for item in chunk]
-        constraints = [with_grounding(item.schema, item.text) if self.grounded else item.schema for item in chunk]
+        task = get_task("edgejson")
+        rows = [task.request(item.text, item.schema, str(item.index)) for item in chunk]
+        prompts = [task.prompt(row, fmt, tokenizer) for row in rows]
+        constraints = [task.constraint(row, grounded=self.grounded) for row in rows]
         try:
             batch = self.runtime.generate(
                 prompts,
@@ -263,10 +269,12 @@ def add_extract_parser(sub: Any) -> None:
     )
     p.add_argument("text", nargs="?", default=None, help="the text to extract from; '-' reads stdin")
     p.add_argument("--model", default=None,
-                   help="smollm2-135m (default), a model folder (e.g. runs/x/merged) or a hub id")
+                   help="a bundled name (smollm2-135m: the base model), a model folder (e.g. runs/x/merged), a GGUF "
+                   "or a hub id (default: the shipped MLM-135M-JSON, see `maaza models list`)")
     p.add_argument("--adapter", default=None, help="a peft LoRA adapter folder (its base unless --model)")
-    p.add_argument("--backend", default="hf", choices=SUPPORTED_BACKENDS,
-                   help="hf (transformers, default), llamacpp (--model a .gguf), onnx (--model an ORT GenAI folder)")
+    p.add_argument("--backend", default=None, choices=SUPPORTED_BACKENDS,
+                   help="hf (transformers), llamacpp (--model a .gguf), onnx (--model an ORT GenAI folder); "
+                   "default: the shipped model's backend, else hf")
     p.add_argument("--schema", default=None, help="JSON Schema file for the text (or for every --input row)")
     p.add_argument("--schemas", default=None, help="schema folder; rows pick one by `schema_id` (file stem)")
     p.add_argument("--input", default=None, help="batch mode: JSONL rows with `prompt` (+ `id`, `schema_id`)")
@@ -276,7 +284,7 @@ def add_extract_parser(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="rows decoded together (default 8)")
     p.add_argument("--max-new-tokens", type=int, default=512, help="generation budget per text (default 512)")
     p.add_argument("--prompt-format", default=None, choices=PROMPT_FORMATS,
-                   help="prompt template (default: the model's maaza.json, else schema-chat)")
+                   help="prompt template (default: the model's maaza.json, else the task's: schema-chat)")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--unconstrained", action="store_true",
                    help="free decoding (the answer is still parsed and schema-checked)")
@@ -295,7 +303,8 @@ def run_extract(args: argparse.Namespace) -> int:
     loaded (the CLI prints one line, exit 2); a text the model fails on exits 1 (single text) or becomes an
     `{id, error}` row (batch mode, exit 0).
     """
-    check_backend(args.backend)
+    if args.backend is not None:
+        check_backend(args.backend)
     if args.batch_size <= 0:
         raise MaazaError("--batch-size must be a positive number")
     if args.max_new_tokens <= 0:

@@ -115,7 +115,7 @@ def test_bad_schema_file_is_named(tmp_path: Path) -> None:
 
 
 def test_user_errors_are_clear(schemas: Path, tmp_path: Path) -> None:
-    with pytest.raises(MaazaError, match=r"--n must be a positive number"):
+    with pytest.raises(MaazaError, match=r"--n: must be a positive number"):
         _generate(schemas, tmp_path / "out", n=0)
     with pytest.raises(MaazaError, match="sum < 1"):
         _generate(schemas, tmp_path / "out", "--val-fraction", "0.5", "--test-fraction", "0.5")

@@ -57,7 +57,7 @@ def test_eval_writes_complete_results_and_resumes(
     results = _read(out)
     assert results["status"] == "complete"
     assert results["task"] == "edgejson"
-    assert results["config"]["prompt_format"] == "seed"  # no maaza.json in the folder: the default
+    assert results["config"]["prompt_format"] == "schema-chat"  # no maaza.json in the folder: the task default
     assert results["config"]["max_new_tokens"] == 16
     assert results["data"]["rows"] == 3
     examples = results["examples"]

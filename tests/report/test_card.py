@@ -6,7 +6,11 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from huggingface_hub import ModelCard, metadata_load
@@ -23,6 +27,8 @@ from report_helpers import (
 )
 
 from maaza.report.card import build_card
+from maaza.tasks import get_task, register_task, unregister_task
+from maaza.tasks.edgejson import EdgeJSONTask
 
 
 def test_front_matter_parses_with_measured_metrics(
@@ -184,3 +190,108 @@ def test_base_model_results_are_comparison_only(tmp_path: Path) -> None:
     )
     assert "- results (base model, comparison only): `eval/base.json`" in body
     assert "seed prompt" not in body.split("## Limitations", 1)[1]
+
+
+# ------------------------------------------------------------------------------------ the task's parts
+
+
+def test_report_reaches_tasks_only_through_the_registry() -> None:
+    """report/ never imports maaza.tasks.edgejson; the EdgeJSON card module never imports the card builder."""
+    import ast
+
+    import maaza.report
+
+    def imported(path: Path) -> set[str]:
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+        return names
+
+    report_dir = Path(maaza.report.__file__).parent
+    for path in sorted(report_dir.glob("*.py")):
+        bad = {name for name in imported(path) if name.startswith("maaza.tasks.")}
+        assert not bad, f"{path.name} imports {bad}: use maaza.tasks.get_task"
+    card_module = report_dir.parent / "tasks" / "edgejson" / "card.py"
+    assert "maaza.report.card" not in imported(card_module)
+    assert imported(report_dir / "markdown.py") <= {"__future__", "pathlib", "typing", "maaza.errors"}
+    code = (
+        "import sys, maaza.tasks.edgejson.card\n"
+        "assert 'maaza.report.card' not in sys.modules, sorted(m for m in sys.modules if 'maaza' in m)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_edgejson_task_gives_the_comparison_without_context() -> None:
+    _, base = make_examples(BASE_PLAN)
+    doc = results_doc(base, prompt_format="seed")
+    (section,) = get_task("edgejson").card_sections([doc])
+    assert section.startswith("## Compared with the published card\n")
+    assert "| smollm2-135m (seed prompt, unconstrained) | measured | 40 | 25.0% |" in section
+    assert "| Maaza MLM-135M-JSON v1 (published) | *published* | 158 | 24.7% |" in section
+
+
+def test_the_cards_task_supplies_its_sections(tmp_path: Path) -> None:
+    """A task's hooks decide tags, label, sections after the evaluation, usage and limitations."""
+
+    class PlainTask(EdgeJSONTask):
+        name = "plain-json"
+        card_usage = None  # no usage section
+
+        def card_tags(self) -> list[str]:
+            return ["plain-tag"]
+
+        def card_label(self) -> str:
+            return "plain extraction"
+
+        def card_sections(self, results: Sequence[Mapping[str, Any]]) -> list[str]:  # the protocol's form
+            return [f"## Plain section\n\n{len(results)} results.\n"]
+
+    run, _ = make_run_dir(tmp_path, summary=False, sizes=True)
+    metadata = json.loads((run / "adapter" / "maaza.json").read_text())
+    write_json(run / "adapter" / "maaza.json", {**metadata, "task": "plain-json"})
+    register_task(PlainTask())
+    try:
+        text = build_card(run)
+    finally:
+        unregister_task("plain-json")
+    (tmp_path / "README.md").write_text(text)
+    card = ModelCard.load(tmp_path / "README.md")
+    assert card.data.tags == ["maaza", "plain-tag", "plain-json", "text-generation", "lora"]
+    meta = metadata_load(tmp_path / "README.md")
+    assert meta is not None
+    _, evals = model_index_to_eval_results(meta["model-index"])
+    assert {e.task_name for e in evals} == {"plain extraction"}
+    body = text.split("\n---\n", 1)[1]
+    assert "for the `plain-json` task (plain extraction)." in body
+    headings = [line for line in body.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## Architecture",
+        "## Evaluation",
+        "## Plain section",
+        "## Size per format",
+        "## Limitations",
+        "## Sources",
+        "## License",
+    ]
+    assert "2 results." in body and "published card" not in body
+    assert "**complex schemas**" in body  # limitations: the EdgeJSON hook it inherits
+
+
+def test_card_for_an_unregistered_task(tmp_path: Path) -> None:
+    """An old run of a task this install lacks: the generic card, a note, no crash."""
+    run, _ = make_run_dir(tmp_path, summary=False)
+    metadata = json.loads((run / "adapter" / "maaza.json").read_text())
+    write_json(run / "adapter" / "maaza.json", {**metadata, "task": "retired-task"})
+    text = build_card(run)
+    body = text.split("\n---\n", 1)[1]
+    assert "The `retired-task` task is not registered in this maaza" in body
+    for heading in ("## Compared with the published card", "## Usage"):
+        assert heading not in body
+    assert "| overall | 40 | 65.0% | 0.782 | 67.5% | 0.812 | - | 97.5% |" in body  # generic evaluation
+    assert "**complex schemas**" not in body and "Evaluated only on edgejson rows" in body
+    (tmp_path / "README.md").write_text(text)
+    card = ModelCard.load(tmp_path / "README.md")
+    assert "json-extraction" not in card.data.tags and "retired-task" in card.data.tags

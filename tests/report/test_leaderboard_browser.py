@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from report_helpers import BASE_PLAN, make_examples, results_doc, run_cli, write_json, write_results
+from report_helpers import BASE_PLAN, V3, make_examples, results_doc, run_cli, write_json, write_results
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -37,12 +37,13 @@ def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A leaderboard folder built by the CLI from fixture results (one with a hostile model name)."""
+    """A leaderboard folder built by the CLI from fixture results on one test set (one with a hostile name)."""
     root = tmp_path_factory.mktemp("browser")
     write_results(root / "results")
     _, base = make_examples(BASE_PLAN)
     write_json(
-        root / "results" / "evil.json", results_doc(base, name="<script>document.title='pwned'</script>")
+        root / "results" / "evil.json",
+        results_doc(base, name="<script>document.title='pwned'</script>", **V3),
     )
     assert run_cli(["leaderboard", str(root / "results"), "--out", str(root / "board")]) == 0
     return root / "board"
@@ -76,7 +77,8 @@ def test_dom_has_every_row_and_no_injected_script(board: Path, tmp_path: Path) -
     rows = _body_rows(dom)
     assert len(rows) == 6  # 3 measured (base, tuned, evil) + 3 published; partial skipped
     assert [kind for kind, _ in rows].count("published") == 3
-    assert "<title>EdgeJSON leaderboard</title>" in dom  # the hostile name did not run
+    assert "<title>Leaderboard: edgejson</title>" in dom  # the hostile name did not run
+    assert dom.count("<tbody>") == 1  # one test set: one table
     assert "&lt;script&gt;document.title" in dom
 
 

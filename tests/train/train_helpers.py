@@ -158,3 +158,84 @@ def reaped(child: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
             os.killpg(child.pid, signal.SIGKILL)
         child.wait()
         raise
+
+
+# --- a second task for the slot tests: three-label sentiment, registered at run time -----------------------
+
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
+REVIEWS = [
+    ("loved it", "positive"),
+    ("awful", "negative"),
+    ("it was fine", "neutral"),
+    ("great fun", "positive"),
+    ("too slow", "negative"),
+    ("okay I guess", "neutral"),
+    ("superb", "positive"),
+    ("broken", "negative"),
+    ("average", "neutral"),
+    ("wonderful", "positive"),
+    ("boring", "negative"),
+    ("so-so", "neutral"),
+]
+SENTIMENT_ROWS: list[dict[str, Any]] = [
+    {"id": f"s{i:02d}", "text": text, "label": label} for i, (text, label) in enumerate(REVIEWS)
+]
+
+
+@dataclass(frozen=True)
+class SentimentRow:
+    id: str
+    text: str
+    label: str
+    source_line: int = 0
+
+    @property
+    def groups(self) -> dict[str, str]:
+        return {"label": self.label}
+
+
+class SentimentTask:
+    """A minimal `ClassificationTask`: the target of a causal LM is the label word, a classifier its index."""
+
+    name = "sentiment"
+    description = "three-label sentiment of a short review (test task)"
+    group_keys = ("label",)
+    headline_metric = "accuracy"
+    metric_names = ("accuracy",)
+    prompt_formats = ("plain",)
+    default_prompt_format = "plain"
+    resource_names: tuple[str, ...] = ()
+    labels = SENTIMENT_LABELS
+
+    def default_data(self, split: str = "test") -> None:
+        return None
+
+    def load_rows(self, data: Any, resources: Any, *, limit: int | None = None) -> list[SentimentRow]:
+        from maaza.io import iter_jsonl
+
+        rows = [SentimentRow(str(r["id"]), r["text"], r["label"], n) for n, r in iter_jsonl(data)]
+        return rows if limit is None else rows[:limit]
+
+    def prompt(self, row: SentimentRow, prompt_format: str, tokenizer: Any) -> str:
+        return f"Review: {row.text}\nSentiment:"
+
+    def target(self, row: SentimentRow, *, minify: bool = True) -> str:
+        return f" {row.label}"
+
+    def label_of(self, row: SentimentRow) -> str:
+        return row.label
+
+    def constraint(self, row: SentimentRow, *, grounded: bool = False) -> dict[str, Any]:
+        return {"enum": list(self.labels)}
+
+    def score(self, row: SentimentRow, output: str, *, lenient_datetime: bool = True) -> dict[str, Any]:
+        return {"accuracy": output.strip() == row.label}
+
+    def aggregate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"overall": {"n": len(examples)}}
+
+    def summary_table(self, results: Any) -> str:
+        return ""
+
+    def card_sections(self, results: Any) -> list[str]:
+        return []

@@ -5,10 +5,102 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
+
+
+@dataclass
+class GenerateSettings:
+    """What `maaza data generate` and the pipeline's `data.generate` section set: one class for both."""
+
+    schemas: str | None = None  # default: the task's schema folder under the data root
+    n: int = 300  # samples requested, all splits together
+    seed: int = 0
+    schemas_include: list[str] | None = None  # schema ids or glob patterns (id or `complexity/id`); pipeline only
+    styles: str | None = None  # e.g. "kv=3,prose,email"; default: every style, weighted
+    val_fraction: float = 0.05
+    test_fraction: float = 0.1
+    optional_prob: float = 0.7
+    max_items: int = 4
+    max_attempts: int = 6
+    datetime_tz: bool = False
+    locale: str = "en_US"
+    dedupe_threshold: float = 0.9
+    exclude_texts: list[str] = field(default_factory=list)  # JSONL whose texts must not be generated
+
+    def validate(self, key: Callable[[str], str] = lambda name: f"data.generate.{name}") -> None:
+        """Every bad value is an error naming its key as the caller spells it (`--n`, `data.generate.n`)."""
+        if self.n <= 0:
+            raise MaazaError(f"{key('n')}: must be a positive number of samples (got {self.n})")
+        for name in ("val_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise MaazaError(f"{key(name)}: must be in [0, 1) (got {value})")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise MaazaError(f"{key('val_fraction')} + {key('test_fraction')} must leave rows for train (sum < 1)")
+        if self.max_attempts < 1:
+            raise MaazaError(f"{key('max_attempts')}: must be at least 1")
+        if not 0 <= self.optional_prob <= 1:
+            raise MaazaError(f"{key('optional_prob')}: must be in [0, 1]")
+        if self.max_items < 1:
+            raise MaazaError(f"{key('max_items')}: must be at least 1")
+        if not 0 < self.dedupe_threshold <= 1:
+            raise MaazaError(f"{key('dedupe_threshold')}: must be in (0, 1]")
+        if self.schemas_include is not None and not self.schemas_include:
+            raise MaazaError(f"{key('schemas_include')}: name at least one schema (or leave it out)")
+        try:
+            parse_styles(self.styles)
+        except MaazaError as exc:
+            raise MaazaError(f"{key('styles')}: {exc}") from None
+
+
+def cli_flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def generate_dataset(
+    out: Path,
+    schemas: Path,
+    settings: GenerateSettings,
+    *,
+    teacher: Any,
+    command: str,
+    show_progress: bool = True,
+    provenance: dict[str, Any] | None = None,
+    resolve: Callable[[str], Path] | None = None,
+) -> dict[str, Any]:
+    """Generate EdgeJSON rows from the schemas under `schemas` into the dataset folder `out`; returns stats.
+
+    The one generation path of `maaza data generate` and the pipeline's data stage. `provenance` adds keys
+    to the task config recorded in the dataset card (e.g. the folder the schemas were copied from); `resolve`
+    finds the `exclude_texts` files (default: as given, else under the data root).
+    """
+    from maaza.data.dataset import write_dataset
+    from maaza.data.engine import generate_with_progress
+    from maaza.data.records import RecordOptions, faker_for
+    from maaza.paths import resolve_under_data_root
+    from maaza.tasks.edgejson.generator import build_task, load_exclusion_texts
+
+    faker_for(settings.locale)
+    options = RecordOptions(optional_prob=settings.optional_prob, max_items=settings.max_items,
+                            datetime_tz=settings.datetime_tz, locale=settings.locale)
+    excluded = load_exclusion_texts([(resolve or resolve_under_data_root)(p) for p in settings.exclude_texts])
+    task = build_task(schemas, options=options, weights=parse_styles(settings.styles), exclude_texts=excluded,
+                      dedupe_threshold=settings.dedupe_threshold)
+    task.config.update(provenance or {})
+    result = generate_with_progress(task, teacher, n=settings.n, seed=settings.seed,
+                                    max_attempts=settings.max_attempts, show_progress=show_progress)
+    run_settings = {"max_attempts": settings.max_attempts, "exclude_files": list(settings.exclude_texts),
+                    "command": command}
+    stats = write_dataset(out, task, result, seed=settings.seed, val_fraction=settings.val_fraction,
+                          test_fraction=settings.test_fraction, teacher_name=teacher.name,
+                          teacher=teacher.describe(), settings=run_settings)
+    stats["specs"] = len(task.specs)
+    return stats
 
 
 def add_parser(sub: Any) -> None:
@@ -119,48 +211,29 @@ def reproduce_command(args: argparse.Namespace, schemas: str) -> str:
     return " ".join(parts) + " --out OUT"
 
 
-def _check_args(args: argparse.Namespace) -> None:
-    if args.n <= 0:
-        raise MaazaError(f"--n must be a positive number of samples (got {args.n})")
-    for name in ("val_fraction", "test_fraction"):
-        value = getattr(args, name)
-        if not 0 <= value < 1:
-            raise MaazaError(f"--{name.replace('_', '-')} must be in [0, 1) (got {value})")
-    if args.val_fraction + args.test_fraction >= 1:
-        raise MaazaError("--val-fraction + --test-fraction must leave rows for train (sum < 1)")
-    if args.max_attempts < 1:
-        raise MaazaError("--max-attempts must be at least 1")
-    if not 0 <= args.optional_prob <= 1:
-        raise MaazaError("--optional-prob must be in [0, 1]")
-    if args.max_items < 1:
-        raise MaazaError("--max-items must be at least 1")
-    if not 0 < args.dedupe_threshold <= 1:
-        raise MaazaError("--dedupe-threshold must be in (0, 1]")
+def settings_from_args(args: argparse.Namespace) -> GenerateSettings:
+    settings = GenerateSettings(
+        schemas=args.schemas, n=args.n, seed=args.seed, styles=args.styles, val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction, optional_prob=args.optional_prob, max_items=args.max_items,
+        max_attempts=args.max_attempts, datetime_tz=args.datetime_tz, locale=args.locale,
+        dedupe_threshold=args.dedupe_threshold, exclude_texts=list(args.exclude_texts),
+    )
+    settings.validate(cli_flag)
+    return settings
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from maaza.data.dataset import write_dataset
-    from maaza.data.engine import generate_with_progress
-    from maaza.data.records import RecordOptions, faker_for
     from maaza.data.teachers import make_teacher
     from maaza.paths import resolve_under_data_root
     from maaza.tasks.edgejson import default_paths
-    from maaza.tasks.edgejson.generator import build_task, load_exclusion_texts
 
-    _check_args(args)
+    settings = settings_from_args(args)
     schemas = args.schemas
     if schemas is None:
         schemas = default_paths()[1]
         if schemas is None:
             raise MaazaError("no schema folder: pass --schemas DIR (or set MAAZA_DATA_DIR)")
     schemas = resolve_under_data_root(schemas)
-    weights = parse_styles(args.styles)
-    faker_for(args.locale)
-    options = RecordOptions(optional_prob=args.optional_prob, max_items=args.max_items,
-                            datetime_tz=args.datetime_tz, locale=args.locale)
-    excluded = load_exclusion_texts([resolve_under_data_root(p) for p in args.exclude_texts])
-    task = build_task(schemas, options=options, weights=weights, exclude_texts=excluded,
-                      dedupe_threshold=args.dedupe_threshold)
     out = Path(args.out)
     cache = args.teacher_cache or (out / "teacher_cache.jsonl" if args.teacher != "template" else None)
     teacher = make_teacher(
@@ -169,13 +242,8 @@ def run_generate(args: argparse.Namespace) -> int:
         timeout=args.teacher_timeout, max_retries=args.teacher_retries, max_tokens=args.teacher_max_tokens,
         cache_path=cache,
     )
-    result = generate_with_progress(task, teacher, n=args.n, seed=args.seed, max_attempts=args.max_attempts,
-                                    show_progress=not args.no_progress)
-    settings = {"max_attempts": args.max_attempts, "exclude_files": list(args.exclude_texts),
-                "command": reproduce_command(args, str(schemas))}
-    stats = write_dataset(out, task, result, seed=args.seed, val_fraction=args.val_fraction,
-                          test_fraction=args.test_fraction, teacher_name=teacher.name,
-                          teacher=teacher.describe(), settings=settings)
+    stats = generate_dataset(out, schemas, settings, teacher=teacher, command=reproduce_command(args, str(schemas)),
+                             show_progress=not args.no_progress)
     splits = stats["splits"]
     print(f"wrote {stats['written']} rows (train {splits['train']}, val {splits['val']}, test {splits['test']}) "
           f"to {out} in {stats['timing']['seconds']:.1f} s ({stats['timing']['samples_per_s']} samples/s)")

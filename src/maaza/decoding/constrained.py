@@ -16,7 +16,7 @@ import json
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +37,12 @@ __all__ = [
     "ConstraintError",
     "SchemaLogitsProcessor",
     "TokenizerInfo",
+    "allow_eos_when_accepting",
     "compile_grammar",
     "llg_tokenizer_for",
+    "matcher_error",
+    "new_matcher",
+    "other_eos_ids",
     "prepare_schema",
 ]
 
@@ -119,9 +123,14 @@ def _rewrite(node: Any, lenient_datetime: bool) -> None:
                 _rewrite(sub, lenient_datetime)  # non-dict values (draft-07 dependencies lists) are skipped
 
 
-def _first_line(msg: str) -> str:
+def _first_line(msg: str, default: str = "unknown error") -> str:
     """llguidance errors carry multi-line parser-state dumps; the first line names the problem."""
-    return msg.strip().splitlines()[0] if msg.strip() else "unknown error"
+    return msg.strip().splitlines()[0] if msg.strip() else default
+
+
+def matcher_error(matcher: LLMatcher, default: str = "unknown error") -> str:
+    """The first line of `matcher`'s error (`default` when it has none)."""
+    return _first_line(matcher.get_error(), default)
 
 
 def compile_grammar(
@@ -214,6 +223,39 @@ def llg_tokenizer_for(hf_tokenizer: Any, vocab_size: int) -> LLTokenizer:
     return TokenizerInfo.for_tokenizer(hf_tokenizer, vocab_size).llg
 
 
+def new_matcher(
+    llg: LLTokenizer, schema: dict[str, Any], row: int, *, lenient_datetime: bool = True,
+    whitespace_flexible: bool = False,
+) -> LLMatcher:
+    """A fresh matcher for batch row `row`'s schema (:func:`compile_grammar`); errors name the row."""
+    try:
+        grammar = compile_grammar(
+            schema, lenient_datetime=lenient_datetime, whitespace_flexible=whitespace_flexible
+        )
+    except ConstraintError as e:
+        raise ConstraintError(f"row {row}: {e}") from e
+    matcher = LLMatcher(llg, grammar, log_level=0)
+    if matcher.is_error():
+        raise ConstraintError(f"row {row}: cannot build matcher: {matcher_error(matcher)}")
+    return matcher
+
+
+def other_eos_ids(llg: LLTokenizer, eos_token_ids: Collection[int], vocab_size: int) -> list[int]:
+    """llguidance's EOS ids that are not in `eos_token_ids`: never allowed (the stop decision is ours)."""
+    return [t for t in llg.eos_tokens if t not in eos_token_ids and t < vocab_size]
+
+
+def allow_eos_when_accepting(
+    allowed: np.ndarray, matcher: LLMatcher, eos_token_ids: Sequence[int], llg_eos: Sequence[int]
+) -> None:
+    """The stop rule on one row's "allowed" mask, in place: our `eos_token_ids` exactly when the JSON may
+    end here (`matcher` accepting), llguidance's other EOS ids (`llg_eos`, :func:`other_eos_ids`) never."""
+    if llg_eos:
+        allowed[llg_eos] = False
+    if matcher.is_accepting():
+        allowed[eos_token_ids] = True
+
+
 _EXECUTOR: LLExecutor | None = None
 
 
@@ -296,9 +338,7 @@ class SchemaLogitsProcessor(LogitsProcessor):
         start = time.perf_counter()
         info = TokenizerInfo.for_tokenizer(hf_tokenizer, self.vocab_size)
         self.tokenizer_seconds = time.perf_counter() - start
-        self._llg_eos = [
-            t for t in info.llg.eos_tokens if t not in self.eos_token_ids and t < self.vocab_size
-        ]
+        self._llg_eos = other_eos_ids(info.llg, self.eos_token_ids, self.vocab_size)
         self.compile_seconds = 0.0
         self.mask_seconds = 0.0
         self.calls = 0
@@ -312,17 +352,10 @@ class SchemaLogitsProcessor(LogitsProcessor):
                 continue
             key = json.dumps(schema, sort_keys=True, default=str)
             if key not in pristine:
-                try:
-                    grammar = compile_grammar(
-                        schema, lenient_datetime=lenient_datetime, whitespace_flexible=whitespace_flexible
-                    )
-                except ConstraintError as e:
-                    raise ConstraintError(f"row {i}: {e}") from e
-                matcher = LLMatcher(info.llg, grammar, log_level=0)
-                if matcher.is_error():
-                    err = _first_line(matcher.get_error())
-                    raise ConstraintError(f"row {i}: cannot build matcher: {err}")
-                pristine[key] = matcher
+                pristine[key] = new_matcher(
+                    info.llg, schema, i, lenient_datetime=lenient_datetime,
+                    whitespace_flexible=whitespace_flexible,
+                )
             self._matchers.append(pristine[key].deep_copy())
         self.compile_seconds = time.perf_counter() - start
 
@@ -383,7 +416,7 @@ class SchemaLogitsProcessor(LogitsProcessor):
                     continue
                 if not m.consume_token(tok) or m.is_error():
                     raise ConstraintError(
-                        f"row {i}: token {tok} rejected by the grammar: {_first_line(m.get_error())}"
+                        f"row {i}: token {tok} rejected by the grammar: {matcher_error(m)}"
                     )
                 guard = self.guards[i]
                 if guard is not None:
@@ -429,18 +462,14 @@ class SchemaLogitsProcessor(LogitsProcessor):
                 )
             for m, i in active:
                 if m.is_error():
-                    raise ConstraintError(f"row {i}: {_first_line(m.get_error())}")
+                    raise ConstraintError(f"row {i}: {matcher_error(m)}")
             for _, i in active:
                 guard = self.guards[i]
                 if guard is not None and guard.closing:  # before the mask: banned tokens stay -inf
                     scores[i] += torch.from_numpy(guard.bonus()).to(scores.device, scores.dtype)
             allowed = _unpack_bitmask(self._bitmask, self.vocab_size)
             for m, i in active:
-                # The stop decision is ours: allow exactly eos_token_ids when the JSON may end here.
-                if self._llg_eos:
-                    allowed[i, self._llg_eos] = False
-                if m.is_accepting():
-                    allowed[i, self.eos_token_ids] = True
+                allow_eos_when_accepting(allowed[i], m, self.eos_token_ids, self._llg_eos)
             if only_eos:
                 allowed[only_eos] = False
                 for i in only_eos:

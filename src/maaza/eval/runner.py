@@ -15,11 +15,13 @@ from typing import Any
 
 from maaza.decoding.backends import ConstraintStats, load_backend
 from maaza.decoding.generate import BatchTiming
+from maaza.decoding.options import check_decoding_options
 from maaza.envinfo import environment, peak_rss_mb
 from maaza.errors import MaazaError
 from maaza.io import atomic_write_json, read_json
 from maaza.models.loading import saved_model_metadata
 from maaza.tasks import get_task
+from maaza.tasks.base import choose_prompt_format
 
 RESULTS_SCHEMA_VERSION = 1
 # Settings that change the answers; resuming with any of them different would mix two experiments.
@@ -70,25 +72,6 @@ class EvalConfig:
 
     def task_resources(self) -> dict[str, str | None]:
         return {"schemas": self.schemas, **self.resources}
-
-
-def check_decoding_options(*, constrained: bool, grounded: bool, rewind_repeats: bool, backend: str) -> None:
-    """The rules that tie decoding options together, for every entry point (eval, extract, pipeline)."""
-    if grounded and not constrained:
-        raise MaazaError("grounded decoding is a constraint: use it with --constrained")
-    if rewind_repeats and not (constrained and backend == "llamacpp"):
-        raise MaazaError("--rewind-repeats needs --constrained and --backend llamacpp: it drops generated "
-                         "tokens from the KV cache and the grammar matcher")
-
-
-def resolve_prompt_format(requested: str | None, saved: dict[str, Any], task: Any) -> str:
-    """The prompt format of a run: the one asked for, else the model's saved one (maaza.json), else the task's."""
-    chosen = requested or saved.get("prompt_format") or task.default_prompt_format
-    if chosen not in task.prompt_formats:
-        raise MaazaError(
-            f"unknown prompt format '{chosen}' for task {task.name}; choose one of {', '.join(task.prompt_formats)}"
-        )
-    return str(chosen)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -194,7 +177,7 @@ class EvalRun:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         saved = saved_model_metadata(cfg.model, cfg.adapter)
-        prompt_format = resolve_prompt_format(cfg.prompt_format, saved, self.task)
+        prompt_format = choose_prompt_format(cfg.prompt_format, saved, self.task)
         identity = self._identity(prompt_format)
         previous = self._load_previous(identity)  # before the (slow) model load: a clash fails fast
         load_started = time.perf_counter()

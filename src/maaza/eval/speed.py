@@ -115,6 +115,8 @@ def measure(target: Target, *, prompts: int, prompt_tokens: int, max_new_tokens:
     from maaza.envinfo import peak_rss_mb
     from maaza.models.loading import saved_model_metadata
     from maaza.schemas import load_schema_folder
+    from maaza.tasks import get_task
+    from maaza.tasks.base import choose_prompt_format
 
     if threads:
         torch.set_num_threads(threads)
@@ -124,7 +126,7 @@ def measure(target: Target, *, prompts: int, prompt_tokens: int, max_new_tokens:
         options["draft_tokens"] = target.draft
     backend = load_backend(target.backend, target.model, adapter=target.adapter, dtype=target.dtype, **options)
     load_seconds = time.perf_counter() - started
-    prompt_format = saved_model_metadata(target.model, target.adapter).get("prompt_format") or "schema-chat"
+    prompt_format = choose_prompt_format(None, saved_model_metadata(target.model, target.adapter), get_task("edgejson"))
     texts = speed_prompts(backend.tokenizer, prompts + 1, prompt_tokens, prompt_format)
     schema = None
     if constrained:

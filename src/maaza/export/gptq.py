@@ -508,12 +508,14 @@ def gptq_from_folder(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from maaza.models.loading import read_model_metadata
+    from maaza.tasks import get_task
+    from maaza.tasks.base import choose_prompt_format
     from maaza.train.config import DataSettings
 
     rows_path, schemas_dir = settings.resolve()
     metadata = read_model_metadata(model_dir)
-    defaults = DataSettings()
-    prompt_format = metadata.get("prompt_format") or defaults.prompt_format
+    defaults = DataSettings()  # what training used when maaza.json does not say (minify, max length)
+    prompt_format = choose_prompt_format(None, metadata, get_task(metadata.get("task") or "edgejson"))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     sequences = edgejson_calibration(

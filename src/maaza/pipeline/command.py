@@ -38,6 +38,8 @@ def add_parser(sub: Any) -> None:
         metavar="STAGE",
         help=f"re-run a stage even if its inputs are unchanged (repeatable): {', '.join(STAGE_ORDER)} or all",
     )
+    p.add_argument("--task", default=None, help="the task to train and evaluate (`maaza tasks list`; shortcut "
+                   "for --set train.task=NAME; default: the train config's task)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars inside stages")
     p.set_defaults(handler=run)
 
@@ -51,8 +53,12 @@ def run(args: argparse.Namespace) -> int:
     """Handler: load and validate the config, then run the stages."""
     from maaza.pipeline.config import load_pipeline
     from maaza.pipeline.runner import PipelineRun
+    from maaza.tasks import get_task
 
     overrides = list(args.overrides) + (["progress=false"] if args.no_progress else [])
+    if args.task is not None:
+        get_task(args.task)  # an unknown name fails before the config is read
+        overrides.append(f"train.task={args.task}")
     loaded = load_pipeline(args.config, overrides)
     run_dir = Path(args.out) if args.out else default_run_dir(args.config, loaded.config.run_dir)
     PipelineRun(loaded, run_dir, force=args.force).run()

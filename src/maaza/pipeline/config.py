@@ -23,55 +23,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from maaza.config import apply_overrides, from_dict, load_yaml
+from maaza.data.command import GenerateSettings
 from maaza.errors import MaazaError
 from maaza.train.config import TrainConfig
 
 TRAIN_FROM_KEY = "from"
-
-
-@dataclass
-class GenerateSettings:
-    """`data.generate`: synthetic rows from a folder of JSON Schemas (the offline template teacher)."""
-
-    schemas: str | None = None  # default: edgejson_v3/schemas under the data root
-    n: int = 300  # samples requested, all splits together
-    seed: int = 0
-    schemas_include: list[str] | None = None  # schema ids or glob patterns (id or `complexity/id`)
-    styles: str | None = None  # e.g. "kv=3,prose,email"; default: every style, weighted
-    val_fraction: float = 0.05
-    test_fraction: float = 0.1
-    optional_prob: float = 0.7
-    max_items: int = 4
-    max_attempts: int = 6
-    datetime_tz: bool = False
-    locale: str = "en_US"
-    dedupe_threshold: float = 0.9
-    exclude_texts: list[str] = field(default_factory=list)  # JSONL whose texts must not be generated
-
-    def validate(self) -> None:
-        from maaza.data.command import parse_styles
-
-        if self.n <= 0:
-            raise MaazaError(f"data.generate.n: must be a positive number of samples (got {self.n})")
-        for name in ("val_fraction", "test_fraction"):
-            if not 0 <= getattr(self, name) < 1:
-                raise MaazaError(f"data.generate.{name}: must be in [0, 1)")
-        if self.val_fraction + self.test_fraction >= 1:
-            raise MaazaError("data.generate: val_fraction + test_fraction must leave rows for train (sum < 1)")
-        if self.max_attempts < 1:
-            raise MaazaError("data.generate.max_attempts: must be at least 1")
-        if not 0 <= self.optional_prob <= 1:
-            raise MaazaError("data.generate.optional_prob: must be in [0, 1]")
-        if self.max_items < 1:
-            raise MaazaError("data.generate.max_items: must be at least 1")
-        if not 0 < self.dedupe_threshold <= 1:
-            raise MaazaError("data.generate.dedupe_threshold: must be in (0, 1]")
-        if self.schemas_include is not None and not self.schemas_include:
-            raise MaazaError("data.generate.schemas_include: name at least one schema (or leave it out)")
-        try:
-            parse_styles(self.styles)
-        except MaazaError as exc:
-            raise MaazaError(f"data.generate.styles: {exc}") from None
 
 
 @dataclass
@@ -115,8 +71,21 @@ class EvalSection:
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     lenient_datetime: bool = True
     threads: int | None = None
+    # decoding options, as `maaza eval` names them (maaza.eval.runner.EvalConfig)
+    backend: Literal["hf"] = "hf"  # the trained model is a transformers folder/adapter; exports: `maaza eval`
+    loop_guard: bool = True
+    grounded: bool = False
+    rewind_repeats: bool = False
+    stop_on_json_close: bool = True
 
     def validate(self) -> None:
+        from maaza.decoding.options import check_decoding_options
+
+        try:
+            check_decoding_options(constrained=self.constrained, grounded=self.grounded,
+                                   rewind_repeats=self.rewind_repeats, backend=self.backend)
+        except MaazaError as exc:
+            raise MaazaError(f"eval: {exc}") from None
         if self.limit is not None and self.limit <= 0:
             raise MaazaError("eval.limit: must be a positive number of rows")
         if self.batch_size <= 0:

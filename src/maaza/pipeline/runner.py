@@ -31,6 +31,7 @@ from typing import Any
 
 from maaza import __version__
 from maaza.config import to_dict
+from maaza.envinfo import peak_rss_mb, reset_peak_rss
 from maaza.errors import MaazaError
 from maaza.io import atomic_write_json, atomic_write_text
 from maaza.pipeline.config import LoadedPipeline
@@ -61,6 +62,7 @@ class StageResult:
     status: str  # "ran", "resumed" or "skipped"
     seconds: float
     inputs_hash: str
+    peak_rss_mb: float | None = None  # the stage's own peak (envinfo.reset_peak_rss before it), when it ran
 
 
 @dataclass
@@ -302,12 +304,8 @@ class PipelineRun:
         if not self.generated:
             self.say(f"using existing rows: train {', '.join(map(str, self.train_files()))}")
             return
-        from maaza.data.command import parse_styles
-        from maaza.data.dataset import write_dataset
-        from maaza.data.engine import generate_with_progress
-        from maaza.data.records import RecordOptions, faker_for
+        from maaza.data.command import generate_dataset
         from maaza.data.teachers import make_teacher
-        from maaza.tasks.edgejson.generator import build_task, load_exclusion_texts
 
         gen = self.config.data.generate if self.config.data else None
         assert gen is not None
@@ -318,30 +316,19 @@ class PipelineRun:
             target = schemas_out / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
-        faker_for(gen.locale)
-        options = RecordOptions(optional_prob=gen.optional_prob, max_items=gen.max_items,
-                                datetime_tz=gen.datetime_tz, locale=gen.locale)
-        excluded = load_exclusion_texts([self.loaded.resolve(p) for p in gen.exclude_texts])
-        task = build_task(schemas_out, options=options, weights=parse_styles(gen.styles), exclude_texts=excluded,
-                          dedupe_threshold=gen.dedupe_threshold)
-        task.config["schemas"] = str(source)  # provenance (and the dataset card's attribution check)
-        task.config["schemas_include"] = gen.schemas_include
-        teacher = make_teacher("template")
-        try:
-            result = generate_with_progress(task, teacher, n=gen.n, seed=gen.seed, max_attempts=gen.max_attempts,
-                                            show_progress=self.config.progress)
-        except MaazaError as exc:
-            raise MaazaError(f"data: {exc}") from None
         command = (f"maaza data generate --schemas {schemas_out} --n {gen.n} --seed {gen.seed} "
                    f"--val-fraction {gen.val_fraction} --test-fraction {gen.test_fraction}"
                    + (f" --styles {gen.styles}" if gen.styles else "") + " --out OUT")
-        settings = {"max_attempts": gen.max_attempts, "exclude_files": list(gen.exclude_texts), "command": command}
-        stats = write_dataset(self.data_dir, task, result, seed=gen.seed, val_fraction=gen.val_fraction,
-                              test_fraction=gen.test_fraction, teacher_name=teacher.name,
-                              teacher=teacher.describe(), settings=settings)
+        try:  # provenance: the dataset card's attribution check reads where the schemas came from
+            stats = generate_dataset(self.data_dir, schemas_out, gen, teacher=make_teacher("template"),
+                                     command=command, show_progress=self.config.progress,
+                                     provenance={"schemas": str(source), "schemas_include": gen.schemas_include},
+                                     resolve=self.loaded.resolve)
+        except MaazaError as exc:
+            raise MaazaError(f"data: {exc}") from None
         splits = stats["splits"]
         self.say(f"wrote {stats['written']} rows (train {splits['train']}, val {splits['val']}, "
-                 f"test {splits['test']}) from {len(task.specs)} schemas to {self.data_dir}")
+                 f"test {splits['test']}) from {stats['specs']} schemas to {self.data_dir}")
         if self.config.eval is not None and not self.config.eval.data and not splits["test"]:
             raise MaazaError("data.generate.test_fraction: the test split is empty, so there is nothing to evaluate")
 
@@ -388,6 +375,7 @@ class PipelineRun:
     # eval
 
     def _eval_config(self, finetuned: bool) -> Any:
+        """The EvalConfig of `maaza eval` for this run: every option of the eval section passes through."""
         from maaza.eval.runner import EvalConfig
 
         settings = self.config.eval
@@ -398,6 +386,7 @@ class PipelineRun:
             schemas=str(self.schemas_dir()),
             model=model,
             adapter=adapter,
+            task=self.loaded.train.task,
             prompt_format=self.loaded.train.data.prompt_format,  # the trained format, for both models
             limit=settings.limit,
             batch_size=settings.batch_size,
@@ -405,7 +394,12 @@ class PipelineRun:
             dtype=settings.dtype,
             constrained=settings.constrained,
             lenient_datetime=settings.lenient_datetime,
+            stop_on_json_close=settings.stop_on_json_close,
             threads=settings.threads,
+            backend=settings.backend,
+            loop_guard=settings.loop_guard,
+            grounded=settings.grounded,
+            rewind_repeats=settings.rewind_repeats,
             extra={"variant": "fine-tuned" if finetuned else "base"},
         )
 
@@ -598,8 +592,10 @@ class PipelineRun:
             why = "forced" if forced else "resuming" if resume else "inputs changed" if record else "first run"
             self.say(f"[{index}/{total}] {stage.name} ({why}) ...")
             stage_started = time.perf_counter()
+            own_peak = reset_peak_rss()
             stage.run(resume)
             seconds = time.perf_counter() - stage_started
+            peak = round(peak_rss_mb(), 1)
             done[stage.name] = seconds
             outputs = self.store.output_digests(stage.outputs())
             missing = [rel for rel, digest in outputs.items() if digest is None]
@@ -609,14 +605,15 @@ class PipelineRun:
                 "stage": stage.name, "status": COMPLETE, "inputs_hash": inputs_hash, "inputs": inputs,
                 "outputs": outputs, "started": (self.store.read(stage.name) or {}).get("started"),
                 "finished": now(), "seconds": round(seconds, 2),
+                "peak_rss_mb": peak, "peak_rss_scope": "stage" if own_peak else "process so far",
             })
             elapsed = time.perf_counter() - started
-            self.say(f"[{index}/{total}] {stage.name} done in {_fmt_seconds(seconds)} "
+            self.say(f"[{index}/{total}] {stage.name} done in {_fmt_seconds(seconds)}, peak RSS {peak / 1024:.2f} GB "
                      f"(pipeline elapsed {_fmt_seconds(elapsed)})")
             eta = self._eta_line(self.stages[index:], done)
             if eta:
                 self.say(eta)
-            result.stages.append(StageResult(stage.name, "resumed" if resume else "ran", seconds, inputs_hash))
+            result.stages.append(StageResult(stage.name, "resumed" if resume else "ran", seconds, inputs_hash, peak))
         result.seconds = time.perf_counter() - started
         self._write_summary(result)
         return result
@@ -634,6 +631,7 @@ class PipelineRun:
             "source": str(self.loaded.source) if self.loaded.source else None,
             "finished": now(),
             "seconds": round(result.seconds, 2),
+            "peak_rss_mb": max((s.peak_rss_mb for s in result.stages if s.peak_rss_mb is not None), default=None),
             "stages": [asdict(s) for s in result.stages],
             "metrics": metrics,
         })

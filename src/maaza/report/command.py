@@ -45,9 +45,12 @@ def add_leaderboard_parser(sub: Any) -> None:
     p = sub.add_parser(
         "leaderboard",
         help="rank results JSONs: leaderboard.md, a sortable index.html and PNG plots",
-        description="One row per results JSON (model, adapter/variant, prompt format, constrained) plus the "
-        "published Maaza MLM-135M-JSON v1 figures, marked 'published'. RESULTS may be files, folders (searched "
-        "for *.json) or glob patterns. Results with status 'partial' are skipped unless --include-partial.",
+        description="One row per results JSON (model, adapter/variant, prompt format, constrained), one ranked "
+        "table per test set (task, data file sha256, rows evaluated): scores on different test sets are never "
+        "ranked together. The published Maaza MLM-135M-JSON v1 figures, marked 'published', appear beside "
+        "results measured on EdgeJSON v3 test (158 rows), else in a section of their own. RESULTS may be "
+        "files, folders (searched for *.json) or glob patterns. Results with status 'partial' are skipped "
+        "unless --include-partial.",
     )
     p.add_argument("results", nargs="+", metavar="RESULTS", help="results JSONs, folders or glob patterns")
     p.add_argument("--out", required=True, help="output folder")
@@ -66,8 +69,10 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     for path, reason in summary["skipped"]:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     measured = sum(1 for e in summary["entries"] if not e.published)
+    groups = len(summary["groups"])
     print(
-        f"{measured} results ranked ({len(summary['entries']) - measured} published rows) -> "
+        f"{measured} results ranked ({len(summary['entries']) - measured} published rows) in {groups} "
+        f"test-set group{'s' if groups != 1 else ''} -> "
         f"{Path(args.out) / 'leaderboard.md'}, {Path(args.out) / 'index.html'}, "
         f"{sum(1 for f in summary['files'] if f.suffix == '.png')} plots"
     )

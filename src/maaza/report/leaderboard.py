@@ -1,26 +1,41 @@
-"""`maaza leaderboard RESULTS... --out DIR`: markdown table, self-contained HTML page and PNG plots.
+"""`maaza leaderboard RESULTS... --out DIR`: markdown tables, self-contained HTML page and PNG plots.
 
-One row per results JSON (model + adapter/variant + prompt format + constrained flag) plus the
-published figures, marked *published*. Writes `leaderboard.md`, `leaderboard.json`, `index.html`
-(inline CSS and a small click-to-sort script, plots embedded, no external assets) and four plots.
+One row per results JSON (model + adapter/variant + prompt format + constrained flag), grouped by test
+set: scores measured on different rows are not comparable, so each group (`Group`: task + data file
+sha256 + rows evaluated, see `maaza.report.results.EvalData`) is its own ranked table, ranked by its
+task's headline metric. The published figures, marked *published*, sit only in the group measured on
+their test set (EdgeJSON v3 test, `EDGEJSON_V3_TEST`); when no results were, they form a group of their
+own, ranked against nothing else. Writes `leaderboard.md`, `leaderboard.json`, `index.html` (inline CSS
+and a small click-to-sort script, plots embedded, no external assets) and four plots per measured group:
+the main group (the first: most results) under the `PLOTS` names, the others with a suffix naming their
+test set (`perf_vs_params.edgejson-1a2b3c4d-24rows.png`).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import os
+import re
 import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
 from maaza.io import atomic_write_json, atomic_write_text
+from maaza.report.markdown import short_path
 from maaza.report.results import (
     COMPLEXITIES,
+    EDGEJSON_V3_TEST,
+    METRIC_NAMES,
+    PERCENT_METRICS,
     PUBLISHED_URL,
     Entry,
+    EvalData,
     collect_results,
     entry_from_results,
     fmt_mb,
@@ -29,6 +44,7 @@ from maaza.report.results import (
     published_entries,
     unique_labels,
 )
+from maaza.tasks import get_task, task_names
 
 PLOTS: dict[str, str] = {
     "perf_vs_params.png": "Performance vs parameters",
@@ -43,22 +59,150 @@ COLORS = {"fine-tuned": "#1f77b4", "base": "#ff7f0e", "published": "#7f7f7f"}
 # ----------------------------------------------------------------------------------------------- rows
 
 
-def _sort_key(entry: Entry) -> tuple[float, str]:
-    value = entry.metric("json_exact")
+DEFAULT_METRIC = "json_exact"  # ranks a group whose task is not registered here, when its rows have it
+
+
+def _sort_key(entry: Entry, metric: str = DEFAULT_METRIC) -> tuple[float, str]:
+    value = entry.metric(metric)
     return (-(value if value is not None else -1.0), entry.label)
+
+
+@dataclass
+class Group:
+    """The rows measured on one test set, best headline metric first (published rows: only their own set)."""
+
+    data: EvalData  # the identity; `data.path` is the display name
+    entries: list[Entry]
+    metric: str  # what the group is ranked by: its task's headline metric
+    notes: list[str] = field(default_factory=list)
+    published_only: bool = False  # the published figures alone: no results here were measured on their set
+    suffix: str = ""  # plot file names: "" for the main group, else ".<task>-<sha8>-<rows>rows"
+
+    @property
+    def measured(self) -> list[Entry]:
+        return [e for e in self.entries if not e.published]
+
+    @property
+    def plots(self) -> dict[str, str]:
+        """Plot file name -> title, for a group that has plots (measured groups)."""
+        if self.published_only:
+            return {}
+        return {_suffixed(name, self.suffix): title for name, title in PLOTS.items()}
+
+    def heading(self) -> str:
+        """`task: file (sha256 1a2b3c4d, 158 rows)`."""
+        data = self.data
+        name = short_path(data.path) if data.path else "?"
+        sha = f"sha256 {data.short_sha}" if data.short_sha else "no sha256 recorded"
+        rows = "? rows" if data.rows is None else f"{data.rows} rows"
+        text = f"{data.task}: {name} ({sha}, {rows})"
+        return f"Published figures: {text}" if self.published_only else text
+
+
+def _suffixed(name: str, suffix: str) -> str:
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}{suffix}{dot}{ext}" if suffix else name
+
+
+def _slug(data: EvalData) -> str:
+    """A file-name-safe name of a test set: `edgejson-fab63046-158rows` (path digest without a sha256)."""
+    ident = data.short_sha or "path" + hashlib.sha256(str(data.path).encode()).hexdigest()[:8]
+    rows = "unknown" if data.rows is None else str(data.rows)
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", f"{data.task}-{ident}-{rows}rows")
+
+
+def _ranking(task: str, entries: list[Entry]) -> tuple[str, list[str]]:
+    """The metric to rank `task`'s rows by, and a note when the task is not registered here."""
+    try:
+        return get_task(task, key="results task").headline_metric, []
+    except MaazaError:  # an old results file's task that this install does not have
+        present = sorted({key for e in entries for key in e.overall if e.metric(key) is not None} - {"n"})
+        metric = DEFAULT_METRIC if DEFAULT_METRIC in present or not present else present[0]
+        return metric, [
+            f"task '{task}' is not registered in this maaza (registered: {', '.join(task_names())}), so its "
+            f"headline metric is unknown: ranked by {metric}"
+        ]
+
+
+def _display_path(entries: list[Entry], fallback: str | None) -> str | None:
+    """The group's file name: the most common short path among its rows (ties: alphabetical)."""
+    counts = Counter(short_path(e.eval_data.path) for e in entries if e.eval_data and e.eval_data.path)
+    if not counts:
+        return fallback
+    return min(counts, key=lambda name: (-counts[name], name))
+
+
+def group_entries(entries: list[Entry]) -> list[Group]:
+    """Groups of comparable rows (same task, data sha256 and rows evaluated), in a deterministic order.
+
+    Measured groups come first, most results first (then the one with the published figures, the larger
+    test set, the task name, the identity); the main group is the first. Published rows join the group
+    measured on `EDGEJSON_V3_TEST`; without one they form the last group, marked `published_only`.
+    """
+    measured: dict[tuple[str, str, int], list[Entry]] = {}
+    identity: dict[tuple[str, str, int], EvalData] = {}
+    published: list[Entry] = []
+    for entry in entries:
+        if entry.published:
+            published.append(entry)
+            continue
+        data = entry.eval_data or EvalData(task="?", sha256=None, rows=entry.n)
+        measured.setdefault(data.key, []).append(entry)
+        identity.setdefault(data.key, data)
+    groups: list[Group] = []
+    for key, members in measured.items():
+        data = identity[key]
+        joined = [e for e in published if (e.eval_data or EDGEJSON_V3_TEST).key == key]
+        metric, notes = _ranking(data.task, members)
+        path = _display_path(members, data.path) if key != EDGEJSON_V3_TEST.key else EDGEJSON_V3_TEST.path
+        groups.append(
+            Group(EvalData(data.task, data.sha256, data.rows, path), members + joined, metric, notes)
+        )
+    groups.sort(
+        key=lambda g: (
+            -len(g.measured),
+            len(g.measured) == len(g.entries),  # with published figures first
+            -(g.data.rows or 0),
+            g.data.task,
+            str(g.data.key),
+        )
+    )
+    placed = {id(e) for g in groups for e in g.entries}
+    leftover = [e for e in published if id(e) not in placed]
+    if leftover:
+        data = leftover[0].eval_data or EDGEJSON_V3_TEST
+        metric, notes = _ranking(data.task, leftover)
+        notes.insert(
+            0,
+            "no results given here were measured on this test set, so these published figures stand apart "
+            "and are not ranked against any measured row",
+        )
+        groups.append(Group(data, leftover, metric, notes, published_only=True))
+    seen: set[str] = set()
+    for index, group in enumerate(groups):
+        group.entries.sort(key=lambda e, metric=group.metric: _sort_key(e, metric))
+        if index and not group.published_only:
+            suffix = "." + _slug(group.data)
+            while suffix in seen:  # two identities with one slug (never in practice): keep names unique
+                suffix += "_"
+            seen.add(suffix)
+            group.suffix = suffix
+    return groups
 
 
 def build_entries(
     args: list[str], *, include_partial: bool = False, published: bool = True
 ) -> tuple[list[Entry], list[tuple[Path, str]]]:
-    """Entries for the results named by `args` (plus published rows), best JSONExact first."""
+    """Entries for the results named by `args` (plus published rows), group by group, best first.
+
+    The flat list is for callers that count rows; rankings are per group: `group_entries(entries)`.
+    """
     loaded, skipped = collect_results(args, include_partial=include_partial)
     entries = [entry_from_results(path, data) for path, data in loaded]
     unique_labels(entries)
     if published:
         entries += published_entries()
-    entries.sort(key=_sort_key)
-    return entries, skipped
+    return [e for g in group_entries(entries) for e in g.entries], skipped
 
 
 def _kind(entry: Entry) -> str:
@@ -106,8 +250,20 @@ NUMERIC = frozenset(
 )
 
 
-def cells(entry: Entry) -> dict[str, tuple[str, Any]]:
-    """Per column: (display text, raw sort value or None)."""
+def columns(metric: str = DEFAULT_METRIC) -> tuple[tuple[str, str], ...]:
+    """The table's columns; a headline metric that is not among them gets its own, after `rows`."""
+    if any(key == metric for key, _ in COLUMNS):
+        return COLUMNS
+    index = [key for key, _ in COLUMNS].index("n") + 1
+    return (*COLUMNS[:index], (metric, METRIC_NAMES.get(metric, metric)), *COLUMNS[index:])
+
+
+def _numeric(key: str) -> bool:
+    return key in NUMERIC or key not in {k for k, _ in COLUMNS}  # an added column is a metric
+
+
+def cells(entry: Entry, metric: str = DEFAULT_METRIC) -> dict[str, tuple[str, Any]]:
+    """Per column of `columns(metric)`: (display text, raw sort value or None)."""
     out: dict[str, tuple[str, Any]] = {
         "label": (entry.label, entry.label),
         "kind": (_kind(entry), _kind(entry)),
@@ -134,6 +290,9 @@ def cells(entry: Entry) -> dict[str, tuple[str, Any]]:
     for complexity in COMPLEXITIES:
         value = entry.metric("json_exact", complexity)
         out[complexity] = (fmt_metric("json_exact", value), value)
+    if metric not in out:
+        value = entry.metric(metric)
+        out[metric] = (fmt_metric(metric, value), value)
     return out
 
 
@@ -144,35 +303,53 @@ def _md(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def markdown_table(entries: list[Entry], skipped: list[tuple[Path, str]]) -> str:
-    """`leaderboard.md`: the ranked table, where the published figures come from, skipped files."""
+def _title(groups: list[Group]) -> str:
+    tasks = sorted({g.data.task for g in groups})
+    return f"Leaderboard: {', '.join(tasks)}" if tasks else "Leaderboard"
+
+
+def _ranked_by(group: Group) -> str:
+    name = METRIC_NAMES.get(group.metric, group.metric)
+    return f"Ranked by {name}" + (f" (`{group.metric}`)" if name != group.metric else "")
+
+
+def markdown_table(groups: list[Group], skipped: list[tuple[Path, str]]) -> str:
+    """`leaderboard.md`: one ranked table per test set, where the published figures come from, skipped files."""
     lines = [
-        "# EdgeJSON leaderboard",
+        f"# {_md(_title(groups))}",
         "",
-        "Ranked by JSONExact. Measured rows are read from results JSONs (`maaza eval`); rows marked "
-        f"*published* are figures from the [Maaza MLM-135M-JSON v1 card]({PUBLISHED_URL}), not measured here.",
-        "",
-        "| # | " + " | ".join(title for _, title in COLUMNS) + " |",
-        "|---:|" + "|".join("---:" if key in NUMERIC else "---" for key, _ in COLUMNS) + "|",
+        "One section per test set (task, data file sha256, rows evaluated): scores measured on different rows "
+        "are not comparable, so they are never ranked together. Measured rows are read from results JSONs "
+        "(`maaza eval`); rows marked *published* are figures from the "
+        f"[Maaza MLM-135M-JSON v1 card]({PUBLISHED_URL}), not measured here, and appear only beside results "
+        f"measured on their test set ({EDGEJSON_V3_TEST.task} `{EDGEJSON_V3_TEST.path}`, sha256 "
+        f"{EDGEJSON_V3_TEST.short_sha}, {EDGEJSON_V3_TEST.rows} rows).",
     ]
-    for rank, entry in enumerate(entries, start=1):
-        row = cells(entry)
-        texts = [_md(row[key][0]) for key, _ in COLUMNS]
-        if entry.published:
-            texts[0] = f"*{texts[0]}*"
-            texts[2] = "*published*"
-        lines.append(f"| {rank} | " + " | ".join(texts) + " |")
-    notes = [(e.label, note) for e in entries for note in e.notes]
-    if notes:
-        lines += ["", "Notes:", ""] + [f"- {_md(label)}: {_md(note)}" for label, note in notes]
+    for group in groups:
+        cols = columns(group.metric)
+        lines += ["", f"## {_md(group.heading())}", ""]
+        intro = _ranked_by(group) + "."
+        if group.plots:
+            intro += " Plots: " + ", ".join(f"[{title}]({name})" for name, title in group.plots.items()) + "."
+        lines += [intro, ""]
+        lines += [f"- {_md(note)}" for note in group.notes] + ([""] if group.notes else [])
+        lines += [
+            "| # | " + " | ".join(title for _, title in cols) + " |",
+            "|---:|" + "|".join("---:" if _numeric(key) else "---" for key, _ in cols) + "|",
+        ]
+        for rank, entry in enumerate(group.entries, start=1):
+            row = cells(entry, group.metric)
+            texts = [_md(row[key][0]) for key, _ in cols]
+            if entry.published:
+                texts[0] = f"*{texts[0]}*"
+                texts[2] = "*published*"
+            lines.append(f"| {rank} | " + " | ".join(texts) + " |")
+        notes = [(e.label, note) for e in group.entries for note in e.notes]
+        if notes:
+            lines += ["", "Notes:", ""] + [f"- {_md(label)}: {_md(note)}" for label, note in notes]
     if skipped:
         lines += ["", "Skipped:", ""] + [f"- `{_md(str(path))}`: {_md(reason)}" for path, reason in skipped]
-    lines += [
-        "",
-        "Size: weights on disk as evaluated (plus the adapter); MB = 10^6 bytes. Plots: "
-        + ", ".join(f"[{title}]({name})" for name, title in PLOTS.items())
-        + ".",
-    ]
+    lines += ["", "Size: weights on disk as evaluated (plus the adapter); MB = 10^6 bytes."]
     return "\n".join(lines) + "\n"
 
 
@@ -191,6 +368,7 @@ tr.published td:first-child{border-left:3px solid #7f7f7f}tbody tr:hover{backgro
 .plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px;margin-top:24px}
 figure{margin:0;border:1px solid #d0d7de;border-radius:6px;padding:8px}figure img{width:100%;height:auto}
 figcaption{font-size:13px;color:#57606a;margin-top:4px}ul.small{font-size:13px;color:#57606a}
+h2{font-size:1.15em;margin:28px 0 4px}section.group{margin-bottom:8px}
 """
 
 SORT_JS = """
@@ -231,41 +409,62 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def html_page(entries: list[Entry], skipped: list[tuple[Path, str]], plots: dict[str, bytes]) -> str:
-    """`index.html`: sortable table + embedded PNGs; every text is escaped, nothing is fetched."""
+def _html_table(group: Group, table_id: str) -> str:
+    cols = columns(group.metric)
     head = "".join(
-        f'<th class="{"num" if key in NUMERIC else "text"}" data-key="{key}" scope="col">{_e(title)}</th>'
-        for key, title in COLUMNS
+        f'<th class="{"num" if _numeric(key) else "text"}" data-key="{key}" scope="col">{_e(title)}</th>'
+        for key, title in cols
     )
     body_rows = []
-    for entry in entries:
-        row = cells(entry)
+    for entry in group.entries:
+        row = cells(entry, group.metric)
         tds = []
-        for key, _ in COLUMNS:
+        for key, _ in cols:
             text, raw = row[key]
             value = "" if raw is None else str(raw)
-            css = ' class="num"' if key in NUMERIC else ""
+            css = ' class="num"' if _numeric(key) else ""
             tds.append(f'<td{css} data-value="{_e(value)}">{_e(text)}</td>')
         body_rows.append(f'<tr class="{_e(_kind(entry))}">' + "".join(tds) + "</tr>")
-    figures = "".join(
-        f'<figure><img alt="{_e(PLOTS[name])}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
-        f"<figcaption>{_e(PLOTS[name])}</figcaption></figure>"
-        for name, data in plots.items()
+    return (
+        f'<div class="scroll"><table class="sortable" id="{table_id}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body_rows)}</tbody></table></div>"
     )
-    notes = [f"<li>{_e(e.label)}: {_e(note)}</li>" for e in entries for note in e.notes]
-    notes += [f"<li>skipped {_e(path)}: {_e(reason)}</li>" for path, reason in skipped]
+
+
+def html_page(groups: list[Group], skipped: list[tuple[Path, str]], plots: dict[str, bytes]) -> str:
+    """`index.html`: a sortable table + embedded PNGs per test set; every text is escaped, nothing is fetched."""
+    sections = []
+    for index, group in enumerate(groups):
+        figures = "".join(
+            f'<figure><img alt="{_e(title)}" src="data:image/png;base64,{base64.b64encode(plots[name]).decode()}">'
+            f"<figcaption>{_e(title)}</figcaption></figure>"
+            for name, title in group.plots.items()
+            if name in plots
+        )
+        notes = [f"<li>{_e(note)}</li>" for note in group.notes]
+        notes += [f"<li>{_e(e.label)}: {_e(note)}</li>" for e in group.entries for note in e.notes]
+        sections.append(
+            f'<section class="group"><h2>{_e(group.heading())}</h2>'
+            f'<p class="lead">{_e(_ranked_by(group))}.</p>'
+            + _html_table(group, "leaderboard" if index == 0 else f"leaderboard-{index + 1}")
+            + (f'<ul class="small">{"".join(notes)}</ul>' if notes else "")
+            + (f'<div class="plots">{figures}</div>' if figures else "")
+            + "</section>"
+        )
+    skips = [f"<li>skipped {_e(path)}: {_e(reason)}</li>" for path, reason in skipped]
+    title = _e(_title(groups))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>EdgeJSON leaderboard</title><style>{CSS}</style></head><body>"
-        "<h1>EdgeJSON leaderboard</h1>"
-        '<p class="lead">Measured rows come from results JSONs (<code>maaza eval</code>); grey italic rows are '
-        "figures published in the Maaza MLM-135M-JSON v1 card, not measured here. Click a column to sort.</p>"
-        f'<div class="scroll"><table class="sortable" id="leaderboard"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body_rows)}</tbody></table></div>"
-        + (f'<ul class="small">{"".join(notes)}</ul>' if notes else "")
-        + f'<div class="plots">{figures}</div>'
-        f"<script>{SORT_JS}</script></body></html>\n"
+        f"<title>{title}</title><style>{CSS}</style></head><body>"
+        f"<h1>{title}</h1>"
+        '<p class="lead">One table per test set (task, data file sha256, rows evaluated): scores on different '
+        "rows are never ranked together. Measured rows come from results JSONs (<code>maaza eval</code>); grey "
+        "italic rows are figures published in the Maaza MLM-135M-JSON v1 card, not measured here, shown only "
+        "beside results on their test set. Click a column to sort.</p>"
+        + "".join(sections)
+        + (f'<ul class="small">{"".join(skips)}</ul>' if skips else "")
+        + f"<script>{SORT_JS}</script></body></html>\n"
     )
 
 
@@ -302,13 +501,14 @@ def _scatter(ax: Any, entries: list[Entry], x_of: Any, metric: str, xlabel: str)
     if not points:
         _empty(ax, f"no rows with {xlabel.lower()} and {metric}")
         return
+    scale = 100 if metric in PERCENT_METRICS else 1
     for kind, color in COLORS.items():
         chosen = [(e, x, y) for e, x, y in points if _kind(e) == kind]
         if not chosen:
             continue
         ax.scatter(
             [x for _, x, _ in chosen],
-            [100 * y if metric != "field_f1" else y for _, _, y in chosen],
+            [scale * y for _, _, y in chosen],
             s=60,
             marker="D" if kind == "published" else "o",
             label=kind,
@@ -319,7 +519,7 @@ def _scatter(ax: Any, entries: list[Entry], x_of: Any, metric: str, xlabel: str)
     for entry, x, y in points:
         ax.annotate(
             entry.label[:40],
-            (x, 100 * y if metric != "field_f1" else y),
+            (x, scale * y),
             fontsize=7,
             xytext=(4, 4),
             textcoords="offset points",
@@ -329,9 +529,18 @@ def _scatter(ax: Any, entries: list[Entry], x_of: Any, metric: str, xlabel: str)
     ax.set_xlim(min(xs) / 1.8, max(xs) * 1.8)  # room for the labels; a narrow range still gets ticks
     _log_ticks(ax, min(xs) / 1.8, max(xs) * 1.8, params="Parameters" in xlabel)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("JSONExact (%)" if metric == "json_exact" else "Field F1")
+    ax.set_ylabel(_axis_label(metric))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="best")
+
+
+def _axis_label(metric: str) -> str:
+    return METRIC_NAMES.get(metric, metric) + (" (%)" if metric in PERCENT_METRICS else "")
+
+
+def _second(metric: str) -> str:
+    """The metric plotted beside the headline one."""
+    return "field_f1" if metric != "field_f1" else DEFAULT_METRIC
 
 
 def _log_ticks(ax: Any, low: float, high: float, *, params: bool) -> None:
@@ -353,23 +562,23 @@ def _params_tick(value: float) -> str:
     return f"{value / 1e9:g}B" if value >= 1e9 else f"{value / 1e6:g}M"
 
 
-def plot_perf_vs_params(entries: list[Entry]) -> bytes:
+def plot_perf_vs_params(entries: list[Entry], metric: str = DEFAULT_METRIC) -> bytes:
     figure = _figure(11, 5)
     left, right = figure.subplots(1, 2)
-    _scatter(left, entries, lambda e: e.params, "json_exact", "Parameters (log scale)")
-    _scatter(right, entries, lambda e: e.params, "field_f1", "Parameters (log scale)")
+    _scatter(left, entries, lambda e: e.params, metric, "Parameters (log scale)")
+    _scatter(right, entries, lambda e: e.params, _second(metric), "Parameters (log scale)")
     figure.suptitle("Performance vs parameters")
     return _png(figure)
 
 
-def plot_size_vs_perf(entries: list[Entry]) -> bytes:
+def plot_size_vs_perf(entries: list[Entry], metric: str = DEFAULT_METRIC) -> bytes:
     figure = _figure(9, 5.5)
     ax = figure.subplots()
     _scatter(
         ax,
         entries,
         lambda e: e.size_bytes / 1e6 if e.size_bytes else None,
-        "json_exact",
+        metric,
         "Size on disk (MB, log scale)",
     )
     ax.set_title("Disk size vs performance")
@@ -416,8 +625,11 @@ def _palette(count: int) -> list[Any]:
     return [cmap(i % 10) for i in range(count)]
 
 
-def finetune_pairs(entries: list[Entry]) -> list[tuple[str, Entry, Entry]]:
-    """(base name, best base row, best fine-tuned row) per base model with both; measured, then published."""
+def finetune_pairs(entries: list[Entry], metric: str = DEFAULT_METRIC) -> list[tuple[str, Entry, Entry]]:
+    """(base name, best base row, best fine-tuned row) per base model with both; measured, then published.
+
+    Pass one group's entries: rows of different test sets are not comparable.
+    """
     pairs = []
     for published in (False, True):
         groups: dict[str, dict[str, list[Entry]]] = {}
@@ -429,24 +641,23 @@ def finetune_pairs(entries: list[Entry]) -> list[tuple[str, Entry, Entry]]:
             ).append(entry)
         for key, kinds in sorted(groups.items()):
             if "base" in kinds and "fine-tuned" in kinds:
-                best_base = min(kinds["base"], key=_sort_key)
-                best_tuned = min(kinds["fine-tuned"], key=_sort_key)
+                best_base = min(kinds["base"], key=lambda e: _sort_key(e, metric))
+                best_tuned = min(kinds["fine-tuned"], key=lambda e: _sort_key(e, metric))
                 name = best_base.base or key
                 pairs.append((f"{name} (published)" if published else name, best_base, best_tuned))
     return pairs
 
 
-def plot_finetuned_vs_base(entries: list[Entry]) -> bytes:
+def plot_finetuned_vs_base(entries: list[Entry], headline: str = DEFAULT_METRIC) -> bytes:
     figure = _figure(11, 5)
     axes = figure.subplots(1, 2)
-    pairs = finetune_pairs(entries)
-    for ax, metric, label in zip(
-        axes, ("json_exact", "field_f1"), ("JSONExact (%)", "Field F1"), strict=True
-    ):
+    pairs = finetune_pairs(entries, headline)
+    for ax, metric in zip(axes, (headline, _second(headline)), strict=True):
+        label = _axis_label(metric)
         if not pairs:
             _empty(ax, "no base model with both a base and a fine-tuned row")
             continue
-        scale = 100 if metric == "json_exact" else 1
+        scale = 100 if metric in PERCENT_METRICS else 1
         for offset, role, color in (
             (-0.2, "base", COLORS["base"]),
             (0.2, "fine-tuned", COLORS["fine-tuned"]),
@@ -462,14 +673,18 @@ def plot_finetuned_vs_base(entries: list[Entry]) -> bytes:
     return _png(figure)
 
 
-def render_plots(entries: list[Entry]) -> dict[str, bytes]:
-    """PNG bytes per plot file name."""
-    return {
-        "perf_vs_params.png": plot_perf_vs_params(entries),
+def render_plots(group: Group) -> dict[str, bytes]:
+    """PNG bytes per plot file name of one group (`group.plots`; none for the published-only group)."""
+    if group.published_only:
+        return {}
+    entries, metric = group.entries, group.metric
+    drawn = {
+        "perf_vs_params.png": plot_perf_vs_params(entries, metric),
         "perf_by_complexity.png": plot_by_complexity(entries),
-        "size_vs_perf.png": plot_size_vs_perf(entries),
-        "finetuned_vs_base.png": plot_finetuned_vs_base(entries),
+        "size_vs_perf.png": plot_size_vs_perf(entries, metric),
+        "finetuned_vs_base.png": plot_finetuned_vs_base(entries, metric),
     }
+    return {_suffixed(name, group.suffix): data for name, data in drawn.items()}
 
 
 # --------------------------------------------------------------------------------------------- write
@@ -488,8 +703,9 @@ def _write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def _json_row(entry: Entry) -> dict[str, Any]:
+def _json_row(entry: Entry, rank: int) -> dict[str, Any]:
     return {
+        "rank": rank,
         "label": entry.label,
         "kind": _kind(entry),
         "source": entry.source,
@@ -507,10 +723,24 @@ def _json_row(entry: Entry) -> dict[str, Any]:
     }
 
 
+def _json_group(group: Group) -> dict[str, Any]:
+    data = group.data
+    return {
+        "heading": group.heading(),
+        "task": data.task,
+        "data": {"path": data.path, "sha256": data.sha256, "rows": data.rows},
+        "ranked_by": group.metric,
+        "published_only": group.published_only,
+        "notes": group.notes,
+        "plots": list(group.plots),
+        "rows": [_json_row(e, rank) for rank, e in enumerate(group.entries, start=1)],
+    }
+
+
 def write_leaderboard(
     args: list[str], out_dir: str | Path, *, include_partial: bool = False, published: bool = True
 ) -> dict[str, Any]:
-    """Write every leaderboard file into `out_dir`; returns {entries, skipped, files}."""
+    """Write every leaderboard file into `out_dir`; returns {entries, groups, skipped, files}."""
     entries, skipped = build_entries(args, include_partial=include_partial, published=published)
     if not any(not e.published for e in entries):
         reasons = "; ".join(f"{p}: {r}" for p, r in skipped) or "no files"
@@ -518,19 +748,23 @@ def write_leaderboard(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise MaazaError(f"--out {out} exists and is not a folder")
-    plots = render_plots(entries)
+    groups = group_entries(entries)
+    plots: dict[str, bytes] = {}
+    for group in groups:
+        plots.update(render_plots(group))
     written = []
     for name, data in plots.items():
         _write_bytes(out / name, data)
         written.append(out / name)
-    atomic_write_text(out / "leaderboard.md", markdown_table(entries, skipped))
-    atomic_write_text(out / "index.html", html_page(entries, skipped, plots))
+    atomic_write_text(out / "leaderboard.md", markdown_table(groups, skipped))
+    atomic_write_text(out / "index.html", html_page(groups, skipped, plots))
     atomic_write_json(
         out / "leaderboard.json",
         {
-            "rows": [_json_row(e) for e in entries],
+            "format": 2,  # 2: one entry per test set under "groups" (1 had a single "rows" ranking)
+            "groups": [_json_group(g) for g in groups],
             "skipped": [{"path": str(p), "reason": r} for p, r in skipped],
         },
     )
     written += [out / "leaderboard.md", out / "index.html", out / "leaderboard.json"]
-    return {"entries": entries, "skipped": skipped, "files": written}
+    return {"entries": entries, "groups": groups, "skipped": skipped, "files": written}

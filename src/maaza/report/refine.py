@@ -7,6 +7,9 @@ Per schema of a results JSON (optionally beside a baseline results JSON of the b
 - *improving*: in between.
 Failing and improving schemas show up to two failed rows as a diff of leaf paths. Expected values are
 not stored in results JSONs: they are read by row id from the data file the results name, when present.
+
+EdgeJSON-specific (schemas, complexity buckets, leaf paths); the task's aggregation comes through the task
+registry (`get_task("edgejson")`), the leaf helpers from `maaza.schemas`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from maaza.errors import MaazaError
 from maaza.io import atomic_write_json, atomic_write_text, iter_jsonl
 from maaza.report.results import COMPLEXITIES, load_results
 from maaza.schemas import flatten_leaves, format_leaf_path, values_equal
-from maaza.tasks.edgejson.metrics import summarise_bucket
+from maaza.tasks import get_task
 
 TOO_EASY = "too easy for the base model"
 SOLVED = "solved"
@@ -59,10 +62,11 @@ def schema_buckets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     stored = (results.get("metrics") or {}).get("by_schema_id")
     if stored:
         return dict(stored)
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for example in results.get("examples") or []:
-        groups.setdefault(str(example.get("schema_id", "unknown")), []).append(example)
-    return {name: summarise_bucket(rows) for name, rows in sorted(groups.items())}
+    examples = results.get("examples") or []
+    if not examples:
+        return {}
+    # EdgeJSON's aggregation: one bucket per schema id, alphabetical, a missing id as "unknown".
+    return dict(get_task("edgejson").aggregate(list(examples)).get("by_schema_id") or {})
 
 
 def _complexities(results: dict[str, Any]) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Reading results JSONs for reports: path expansion, validation, one display row per file.
 
 Also the *published* reference figures (the Maaza MLM-135M-JSON v1 card and the baselines it
-quotes), kept apart from anything measured here and always labelled as published.
+quotes), kept apart from anything measured here and always labelled as published, and the test-set
+identity (`EvalData`) that says which scores may be ranked together.
 """
 
 from __future__ import annotations
@@ -35,6 +36,44 @@ METRIC_NAMES: dict[str, str] = {
 PERCENT_METRICS = frozenset({"json_exact", "schema_compliance", "schema_valid", "parse_rate"})
 PUBLISHED_CARD = "CycleCore/Maaza-MLM-135M-JSON-v1 model card"
 PUBLISHED_URL = "https://huggingface.co/CycleCore/Maaza-MLM-135M-JSON-v1"
+# Results written before results JSONs named their task were all EdgeJSON evaluations.
+LEGACY_TASK = "edgejson"
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """Which rows a score was measured on; scores are comparable only within one `key`.
+
+    The identity is (task, sha256 of the data file, rows evaluated). `rows` is the results' `data.rows`,
+    the number of rows the evaluation selected: a `--limit` run keeps a stratified slice whose rows are
+    fixed by the file and the limit, so a slice of a file is its own test set (a smaller `config.limit`
+    wins when an older file recorded the whole file's count). A partial run keeps the identity of the test
+    set it was evaluating (it is flagged partial). Without a recorded sha256 the data path stands in for
+    it, which is weaker (the file may have changed): such groups say "no sha256 recorded". `path` is
+    otherwise a display name only.
+    """
+
+    task: str
+    sha256: str | None
+    rows: int | None
+    path: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.task, self.sha256 or f"path:{self.path}", -1 if self.rows is None else self.rows)
+
+    @property
+    def short_sha(self) -> str | None:
+        return self.sha256[:8] if self.sha256 else None
+
+
+# The test set of every published figure: EdgeJSON v3 test.jsonl (158 rows), as the published card states.
+EDGEJSON_V3_TEST = EvalData(
+    task="edgejson",
+    sha256="fab63046e8490d31075aa2a8af84c61ccd3d707f756b4c9ed5e2379c10f7dcf5",
+    rows=158,
+    path="edgejson_v3/test.jsonl",
+)
 
 
 @dataclass
@@ -61,6 +100,7 @@ class Entry:
     label: str = ""
     params_text: str | None = None  # published rows: the figure as the source wrote it
     size_text: str | None = None
+    eval_data: EvalData | None = None  # what it was measured on (published rows: EDGEJSON_V3_TEST)
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -112,10 +152,11 @@ def _published(
         published=True,
         fine_tuned=fine_tuned,
         base=base,
-        n=158,
+        n=EDGEJSON_V3_TEST.rows,
         notes=notes or [],
         params_text=params_text,
         size_text=size_text,
+        eval_data=EDGEJSON_V3_TEST,
     )
 
 
@@ -258,6 +299,43 @@ def adapter_label(adapter: str | None) -> str:
     return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
 
 
+def eval_data_of(results: dict[str, Any]) -> EvalData:
+    """The test-set identity of a results JSON (see `EvalData`)."""
+    data = results.get("data") or {}
+    rows = data.get("rows")
+    if not isinstance(rows, int) or isinstance(rows, bool):
+        rows = ((results.get("metrics") or {}).get("overall") or {}).get("n")
+        rows = rows if isinstance(rows, int) and not isinstance(rows, bool) else None
+    limit = (results.get("config") or {}).get("limit")
+    if (
+        isinstance(limit, int)
+        and not isinstance(limit, bool)
+        and limit > 0
+        and (rows is None or limit < rows)
+    ):
+        rows = limit
+    sha = data.get("sha256")
+    path = data.get("path")
+    return EvalData(
+        task=str(results.get("task") or LEGACY_TASK),
+        sha256=str(sha) if sha else None,
+        rows=rows,
+        path=str(path) if path else None,
+    )
+
+
+def describe_variant(results: dict[str, Any]) -> str:
+    """How a results file was decoded: `[variant, ]PROMPT prompt, constrained|unconstrained`."""
+    config = results.get("config") or {}
+    parts = [
+        f"{config.get('prompt_format')} prompt",
+        "constrained" if config.get("constrained") else "unconstrained",
+    ]
+    if config.get("variant"):
+        parts.insert(0, str(config["variant"]))
+    return ", ".join(parts)
+
+
 def is_fine_tuned(model: dict[str, Any]) -> bool:
     """An adapter on top, or a model folder whose name differs from its base (a merged run)."""
     if model.get("adapter"):
@@ -302,6 +380,7 @@ def entry_from_results(path: Path, results: dict[str, Any]) -> Entry:
         precision=model.get("precision"),
         n=overall.get("n"),
         notes=notes,
+        eval_data=eval_data_of(results),
     )
 
 

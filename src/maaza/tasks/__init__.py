@@ -24,7 +24,9 @@ _registered: dict[str, Task] = {}
 
 def _instance(value: Any) -> Any:
     """A task object from a task object, a task class or a zero-argument factory."""
-    return value() if isinstance(value, type) or not hasattr(value, "load_rows") else value
+    if isinstance(value, type) or (callable(value) and not hasattr(value, "load_rows")):
+        return value()
+    return value
 
 
 def _load(target: str) -> Any:

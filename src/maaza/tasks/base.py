@@ -148,3 +148,45 @@ def timing_line(results: Mapping[str, Any]) -> str:
         f"TTFT mean {timing.get('ttft_s', {}).get('mean')} s, latency p50 {timing.get('latency_s', {}).get('p50')} s, "
         f"peak RSS {timing.get('peak_rss_mb')} MiB"
     )
+
+
+def choose_prompt_format(
+    requested: str | None, metadata: Mapping[str, Any], task: Any, tokenizer: Any = None
+) -> str:
+    """The one rule for a run's prompt format: the one asked for, else the model's saved one (maaza.json),
+    else the task's default; a defaulted `-chat` format falls back to its plain form when `tokenizer` is given
+    and has no chat template. A format the task does not know is an error naming the choices."""
+    from maaza.errors import MaazaError
+
+    chosen = requested or metadata.get("prompt_format")
+    if not chosen:
+        chosen = task.default_prompt_format
+        if tokenizer is not None and chosen.endswith("-chat") and not getattr(tokenizer, "chat_template", None):
+            chosen = chosen.removesuffix("-chat")
+    if chosen not in task.prompt_formats:
+        raise MaazaError(
+            f"unknown prompt format '{chosen}' for task {task.name}; choose one of {', '.join(task.prompt_formats)}"
+        )
+    return str(chosen)
+
+
+# Every member a classification task adds to `Task` (checked by `is_classification_task`).
+CLASSIFICATION_MEMBERS = ("labels", "label_of")
+
+
+@runtime_checkable
+class ClassificationTask(Task, Protocol):
+    """Optional extension: a task whose rows each carry one label out of a fixed set (intent, sentiment).
+
+    What `maaza train` with `model.kind: sequence_classifier` needs: `labels` fixes the order of the
+    classifier's outputs (and of cached teacher logits), `label_of(row)` is the row's gold label, one of them.
+    """
+
+    labels: tuple[str, ...]
+
+    def label_of(self, row: Any) -> str: ...
+
+
+def is_classification_task(task: Any) -> bool:
+    """Whether `task` has the `ClassificationTask` members (labels and label_of)."""
+    return all(hasattr(task, name) for name in CLASSIFICATION_MEMBERS)

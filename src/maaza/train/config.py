@@ -1,4 +1,9 @@
-"""The training recipe's configuration (one YAML per recipe under configs/)."""
+"""The training recipe's configuration (one YAML per recipe under configs/).
+
+The recipe has slots, not forks: `task` (any registered task), `model.kind` / `model.init` (what is trained
+and how it starts), `train.loss` (what it minimises) and `data.mixture` (several tasks in one run). Every
+choice is checked here against its registry, so a typo is an error naming the key before anything loads.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,20 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from maaza.errors import MaazaError
-from maaza.tasks.edgejson import PROMPT_FORMATS
+from maaza.tasks import get_task
+from maaza.tasks.base import is_classification_task
 
 ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+DEFAULT_TRAIN_FILES = ["edgejson_v3/train.jsonl"]
+EDGEJSON_RESOURCE = "schemas"  # data.schemas: the edgejson resource, passed to every task that reads one
+
+# Keys added after checkpoints were first written: left out of the recipe hash while at their default, so a
+# checkpoint of a config that does not use them still resumes (maaza.train.recipe.recipe_hash).
+ADDED_KEYS: dict[str, tuple[str, ...]] = {
+    "model": ("kind", "init", "architecture"),
+    "data": ("resources", "mixture"),
+    "train": ("loss", "distill"),
+}
 
 
 @dataclass
@@ -17,6 +33,45 @@ class LoraSettings:
     alpha: int = 32
     dropout: float = 0.1
     target_modules: list[str] = field(default_factory=lambda: list(ALL_PROJECTIONS))
+
+
+@dataclass
+class ArchitectureSettings:
+    """The shape of a model built from its config (model.init config; teacher_layers reads `layers` only).
+
+    The family (Llama for SmolLM2) and the tokenizer come from `model.base`; unset vocab_size: the base's.
+    """
+
+    layers: int | None = None
+    hidden: int | None = None
+    heads: int | None = None
+    kv_heads: int | None = None  # None: as many as `heads` (no grouped-query attention)
+    intermediate: int | None = None
+    vocab_size: int | None = None
+    context: int | None = None  # max positions
+
+    def check(self, init: str) -> None:
+        where = "model.architecture"
+        if init == "teacher_layers":
+            if not self.layers or self.layers < 1:
+                raise MaazaError(f"{where}.layers: model.init teacher_layers needs the student's layer count")
+            for name in ("hidden", "heads", "kv_heads", "intermediate", "vocab_size", "context"):
+                if getattr(self, name) is not None:
+                    raise MaazaError(
+                        f"{where}.{name}: teacher_layers keeps the teacher's widths; leave it out"
+                    )
+            return
+        for name in ("layers", "hidden", "heads", "intermediate", "context"):
+            value = getattr(self, name)
+            if value is None or value < 1:
+                raise MaazaError(f"{where}.{name}: model.init config needs a positive {name}")
+        heads, kv = self.heads or 1, self.kv_heads or self.heads or 1
+        if (self.hidden or 0) % heads:
+            raise MaazaError(f"{where}.hidden: {self.hidden} is not a multiple of heads ({heads})")
+        if kv < 1 or heads % kv:
+            raise MaazaError(f"{where}.kv_heads: {kv} does not divide heads ({heads})")
+        if self.vocab_size is not None and self.vocab_size < 1:
+            raise MaazaError(f"{where}.vocab_size: must be positive")
 
 
 @dataclass
@@ -31,11 +86,45 @@ class ModelSettings:
     # through its Q4_0 round trip (maaza.train.fake_quant), so `maaza export --formats gguf-q4_0-pure` of the
     # result holds exactly the weights training saw. None: plain fine-tuning.
     fake_quant: Literal["q4_0"] | None = None
+    # What is trained (maaza.train.models): a causal LM writing the target, or the base's decoder with a
+    # linear head on its last prompt token over the task's labels.
+    kind: Literal["causal_lm", "sequence_classifier"] = "causal_lm"
+    # How it starts: the base's weights, random weights of `architecture`, or the base's embeddings and
+    # every k-th layer (k = the base's layers // architecture.layers).
+    init: Literal["pretrained", "config", "teacher_layers"] = "pretrained"
+    architecture: ArchitectureSettings | None = None
+
+    def validate(self) -> None:
+        if self.init == "pretrained":
+            if self.architecture is not None:
+                raise MaazaError("model.architecture: only read with model.init config or teacher_layers")
+            return
+        if self.method != "full":
+            raise MaazaError(f"model.method: model.init {self.init} trains new weights: needs method 'full'")
+        if self.init_adapter:
+            raise MaazaError("model.init_adapter: a warm start needs model.init pretrained")
+        if self.architecture is None:
+            raise MaazaError(f"model.architecture: model.init {self.init} needs an architecture")
+        self.architecture.check(self.init)
+
+
+@dataclass
+class MixtureEntry:
+    """One task of a multi-task run: its files, how often its examples are drawn, how much their loss counts."""
+
+    task: str = ""
+    train: list[str] = field(default_factory=list)
+    val: str | None = None  # None: hold out data.val_fraction of this task's train rows
+    schemas: str | None = None  # None: data.schemas (for a task that reads a schema folder)
+    resources: dict[str, str] = field(default_factory=dict)
+    prompt_format: str | None = None  # None: data.prompt_format
+    weight: float = 1.0  # share of every step's examples (relative to the other entries)
+    loss_weight: float = 1.0  # each example's loss is multiplied by it
 
 
 @dataclass
 class DataSettings:
-    train: list[str] = field(default_factory=lambda: ["edgejson_v3/train.jsonl"])
+    train: list[str] = field(default_factory=lambda: list(DEFAULT_TRAIN_FILES))
     val: str | None = None  # None: hold out `val_fraction` of train (seeded)
     val_fraction: float = 0.05
     schemas: str = "edgejson_v3/schemas"
@@ -44,19 +133,60 @@ class DataSettings:
     max_length: int = 2048
     # Examples longer than max_length: "drop" (counted and reported) or "error". The target is never cut.
     overlength: Literal["drop", "error"] = "drop"
-    max_train_examples: int | None = None
+    max_train_examples: int | None = None  # with a mixture: per task
+    resources: dict[str, str] = field(default_factory=dict)  # the task's other resources: {name: path}
+    # Several tasks in one run (maaza.train.mixture); replaces train/val/resources above.
+    mixture: list[MixtureEntry] | None = None
 
     def validate(self) -> None:
-        if self.prompt_format not in PROMPT_FORMATS:
-            raise MaazaError(
-                f"data.prompt_format: '{self.prompt_format}' is not one of {', '.join(PROMPT_FORMATS)}"
-            )
         if not 0 <= self.val_fraction < 1:
             raise MaazaError("data.val_fraction: must be in [0, 1)")
         if self.max_length < 16:
             raise MaazaError("data.max_length: must be at least 16")
         if not self.train:
             raise MaazaError("data.train: name at least one JSONL file")
+        if self.mixture is not None:
+            self._validate_mixture()
+
+    def _validate_mixture(self) -> None:
+        mixture = self.mixture or []
+        if not mixture:
+            raise MaazaError("data.mixture: list at least one task (or leave it out)")
+        for key, value in (
+            ("train", self.train != DEFAULT_TRAIN_FILES),
+            ("val", self.val),
+            ("resources", self.resources),
+        ):
+            if value:
+                raise MaazaError(f"data.{key}: with data.mixture, give each task's {key} in its entry")
+        seen: dict[str, int] = {}
+        for i, entry in enumerate(mixture):
+            where = f"data.mixture[{i}]"
+            if not entry.task:
+                raise MaazaError(f"{where}.task: name the entry's task")
+            if entry.task in seen:
+                raise MaazaError(
+                    f"{where}.task: '{entry.task}' is already data.mixture[{seen[entry.task]}]; "
+                    "list all its files in one entry"
+                )
+            seen[entry.task] = i
+            if not entry.train:
+                raise MaazaError(f"{where}.train: name at least one JSONL file")
+            if entry.weight < 0:
+                raise MaazaError(f"{where}.weight: must be >= 0, got {entry.weight}")
+            if entry.loss_weight < 0:
+                raise MaazaError(f"{where}.loss_weight: must be >= 0, got {entry.loss_weight}")
+        if sum(entry.weight for entry in mixture) <= 0:
+            raise MaazaError("data.mixture: the weights sum to 0; give at least one task a positive weight")
+
+
+@dataclass
+class DistillSettings:
+    """Knowledge distillation from cached teacher logits (train.loss distill; maaza.train.losses.kd_loss)."""
+
+    temperature: float = 2.0
+    alpha: float = 0.5  # alpha * T^2 * KL(teacher || student) + (1 - alpha) * CE(labels)
+    teacher_logits: str | None = None  # the cache file (maaza.train.teacher): every training row's logits
 
 
 @dataclass
@@ -75,8 +205,12 @@ class OptimSettings:
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 on a GPU that supports it, else fp32
     seed: int = 42
     threads: int | None = None
+    loss: str = "completion_ce"  # a name in maaza.train.losses.LOSSES
+    distill: DistillSettings = field(default_factory=DistillSettings)
 
     def validate(self) -> None:
+        from maaza.train.losses import LOSSES
+
         if self.lr <= 0:
             raise MaazaError("train.lr: must be positive")
         if self.batch_size < 1:
@@ -87,6 +221,15 @@ class OptimSettings:
             raise MaazaError("train.warmup_ratio: must be in [0, 1)")
         if self.epochs <= 0 and not self.max_steps:
             raise MaazaError("train.epochs: must be positive (or set train.max_steps)")
+        if self.loss not in LOSSES:
+            raise MaazaError(f"train.loss: '{self.loss}' is not one of {', '.join(LOSSES)}")
+        if self.loss == "distill":
+            if not self.distill.teacher_logits:
+                raise MaazaError("train.distill.teacher_logits: the distill loss needs a teacher-logits file")
+            if self.distill.temperature <= 0:
+                raise MaazaError("train.distill.temperature: must be positive")
+            if not 0 <= self.distill.alpha <= 1:
+                raise MaazaError("train.distill.alpha: must be in [0, 1]")
 
 
 @dataclass
@@ -114,7 +257,7 @@ class LoggingSettings:
 @dataclass
 class TrainConfig:
     name: str = "mlm-135m-json"
-    task: Literal["edgejson"] = "edgejson"
+    task: str = "edgejson"  # a registered task (maaza tasks list); with a mixture, its primary task
     output_dir: str = "runs/mlm_135m_json"
     model: ModelSettings = field(default_factory=ModelSettings)
     data: DataSettings = field(default_factory=DataSettings)
@@ -122,3 +265,61 @@ class TrainConfig:
     checkpoint: CheckpointSettings = field(default_factory=CheckpointSettings)
     eval: EvalSettings = field(default_factory=EvalSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+
+    def validate(self) -> None:
+        """The checks that need the task registry: task names, prompt formats, resources, model kind."""
+        task = get_task(self.task, key="task")
+        check_prompt_format(task, self.data.prompt_format, "data.prompt_format")
+        check_resources(task, self.data.resources, "data.resources")
+        for i, entry in enumerate(self.data.mixture or []):
+            where = f"data.mixture[{i}]"
+            entry_task = get_task(entry.task, key=f"{where}.task")
+            if entry.prompt_format is not None:
+                check_prompt_format(entry_task, entry.prompt_format, f"{where}.prompt_format")
+            elif self.data.prompt_format not in entry_task.prompt_formats:
+                raise MaazaError(
+                    f"{where}.prompt_format: task '{entry.task}' has no prompt format '{self.data.prompt_format}' "
+                    f"(data.prompt_format); set one of {', '.join(entry_task.prompt_formats)}"
+                )
+            check_resources(entry_task, entry.resources, f"{where}.resources")
+        tasks = [entry.task for entry in self.data.mixture or []]
+        if tasks and self.task not in tasks:
+            raise MaazaError(
+                f"task: '{self.task}' is not in data.mixture ({', '.join(tasks)}); "
+                "set task to the mixture's primary task"
+            )
+        if self.model.kind == "sequence_classifier":
+            if not is_classification_task(task):
+                raise MaazaError(
+                    f"model.kind: sequence_classifier needs a classification task (labels, label_of); "
+                    f"task '{self.task}' has none"
+                )
+            if self.data.mixture is not None:
+                raise MaazaError("data.mixture: a sequence_classifier trains one task's labels; leave it out")
+        elif self.train.loss == "distill":
+            raise MaazaError(
+                "train.loss: distill reads cached per-example logits over the task's labels: "
+                "needs model.kind sequence_classifier"
+            )
+        arch = self.model.architecture
+        if self.model.init == "config" and arch is not None and (arch.context or 0) < self.data.max_length:
+            raise MaazaError(
+                f"model.architecture.context: {arch.context} is shorter than data.max_length "
+                f"({self.data.max_length})"
+            )
+
+
+def check_prompt_format(task: Any, prompt_format: str, key: str) -> None:
+    if prompt_format not in task.prompt_formats:
+        raise MaazaError(f"{key}: '{prompt_format}' is not one of {', '.join(task.prompt_formats)}")
+
+
+def check_resources(task: Any, resources: dict[str, str], key: str) -> None:
+    for name in resources:
+        if name == EDGEJSON_RESOURCE:
+            raise MaazaError(f"{key}.{name}: set it with the schemas key instead")
+        if name not in task.resource_names:
+            known = ", ".join(task.resource_names) or "none"
+            raise MaazaError(
+                f"{key}.{name}: task '{task.name}' reads no resource '{name}' (its resources: {known})"
+            )

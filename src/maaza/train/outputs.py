@@ -1,11 +1,15 @@
 """What a training run ships: the peft adapter and a merged model plain transformers can load.
 
 Each folder carries `maaza.json` (base model, task, prompt format, recipe hash), so `maaza eval`
-and the Extractor rebuild the exact training prompt without being told.
+and the Extractor rebuild the exact training prompt without being told. A sequence classifier's folders
+hold `AutoModelForSequenceClassification` weights (labels in config.json's id2label) and its maaza.json
+adds `model_kind` and `labels`; a model not started from the base's weights records `init` (and its
+`architecture` or `teacher_layers`), a mixture its `tasks`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -18,7 +22,31 @@ from maaza.models.loading import METADATA_FILE
 from maaza.train.config import TrainConfig
 
 
-def model_metadata(config: TrainConfig, recipe_hash: str, kind: str) -> dict[str, Any]:
+def model_metadata(
+    config: TrainConfig, recipe_hash: str, kind: str, start: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """maaza.json: today's keys, plus the slots' choices where they differ from the defaults."""
+    from maaza.train.models import task_labels
+
+    slots: dict[str, Any] = {}
+    if config.model.kind != "causal_lm":
+        slots.update(model_kind=config.model.kind, labels=list(task_labels(config)))
+    if start:
+        slots.update(start)
+    if config.model.init == "config" and config.model.architecture is not None:
+        slots["architecture"] = dataclasses.asdict(config.model.architecture)
+    if config.train.loss != "completion_ce":
+        slots["loss"] = config.train.loss
+    if config.data.mixture is not None:
+        slots["tasks"] = [
+            {
+                "task": e.task,
+                "prompt_format": e.prompt_format or config.data.prompt_format,
+                "weight": e.weight,
+                "loss_weight": e.loss_weight,
+            }
+            for e in config.data.mixture
+        ]
     return {
         "name": config.name,
         "kind": kind,  # "adapter" or "merged"
@@ -30,6 +58,7 @@ def model_metadata(config: TrainConfig, recipe_hash: str, kind: str) -> dict[str
         "max_length": config.data.max_length,
         "training_config_hash": recipe_hash,
         **({"fake_quant": config.model.fake_quant} if config.model.fake_quant else {}),
+        **slots,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
@@ -59,12 +88,13 @@ def save_outputs(
     """Write `adapter/` (LoRA only) and `merged/`; returns their paths."""
     outputs: dict[str, str] = {}
     is_peft = hasattr(model, "merge_and_unload")
+    start = getattr(model, "maaza_start", None)
 
     def write_adapter(folder: Path) -> None:
         model.save_pretrained(str(folder))
         tokenizer.save_pretrained(str(folder))
         (folder / METADATA_FILE).write_text(
-            json.dumps(model_metadata(config, recipe_hash, "adapter"), indent=2)
+            json.dumps(model_metadata(config, recipe_hash, "adapter", start), indent=2)
         )
 
     if is_peft:
@@ -82,7 +112,7 @@ def save_outputs(
         merged.save_pretrained(str(folder), safe_serialization=True)
         tokenizer.save_pretrained(str(folder))
         (folder / METADATA_FILE).write_text(
-            json.dumps(model_metadata(config, recipe_hash, "merged"), indent=2)
+            json.dumps(model_metadata(config, recipe_hash, "merged", start), indent=2)
         )
 
     outputs["merged"] = str(_write_folder(out / "merged", write_merged))

@@ -23,137 +23,30 @@ from maaza.envinfo import environment, peak_rss_mb
 from maaza.errors import MaazaError
 from maaza.io import atomic_write_json
 from maaza.train import checkpoint as ckpt
-from maaza.train.config import TrainConfig
-from maaza.train.data import (
-    PreparedData,
-    TrainExample,
-    collate,
-    epoch_order,
-    micro_batches,
-    prepare_data,
-    step_groups,
-)
+from maaza.train.config import ADDED_KEYS, TrainConfig
+from maaza.train.data import PreparedData, TrainExample, collate, micro_batches, prepare_data, step_groups
 from maaza.train.logs import TrainingLogger
+from maaza.train.losses import completion_ce, completion_loss_sum, get_loss
+from maaza.train.models import build_model, load_init_adapter
+
+__all__ = ["Recipe", "build_model", "completion_loss_sum", "load_init_adapter", "recipe_hash", "total_steps"]
 
 
 def recipe_hash(config: TrainConfig) -> str:
-    """Hash of what defines the trained weights (model, data, optimisation), not logging or checkpoints."""
-    return config_hash(
-        {"model": to_dict(config.model), "data": to_dict(config.data), "train": to_dict(config.train)}
-    )
+    """Hash of what defines the trained weights (model, data, optimisation), not logging or checkpoints.
 
-
-def build_model(config: TrainConfig, device: Any) -> tuple[Any, Any, Any]:
-    """Base model (+ LoRA), its tokenizer, and the resolved base."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from maaza.models.loading import load_tokenizer
-    from maaza.models.registry import resolve_model
-
-    resolved = resolve_model(config.model.base)
-    tokenizer = load_tokenizer(resolved.path, padding_side="right")
-    try:
-        model = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=torch.float32)
-    except OSError as exc:
-        raise MaazaError(
-            f"cannot load base model '{config.model.base}': {str(exc).splitlines()[0]}"
-        ) from None
-    model.config.use_cache = False
-    if config.model.method == "lora":
-        from peft import LoraConfig, get_peft_model
-
-        lora = config.model.lora
-        present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-        absent = [m for m in lora.target_modules if m not in present]
-        if absent:
-            raise MaazaError(f"model.lora.target_modules: {absent} not found in {config.model.base}")
-        model = get_peft_model(
-            model,
-            LoraConfig(
-                r=lora.r,
-                lora_alpha=lora.alpha,
-                lora_dropout=lora.dropout,
-                target_modules=list(lora.target_modules),
-                bias="none",
-                task_type="CAUSAL_LM",
-            ),
-        )
-        if config.model.init_adapter:
-            load_init_adapter(model, config)
-    elif config.model.init_adapter:
-        raise MaazaError("model.init_adapter: a LoRA adapter to start from needs model.method 'lora'")
-    if config.model.fake_quant:
-        if config.model.method != "full":
-            raise MaazaError("model.fake_quant: quantization-aware training needs model.method 'full' (a LoRA "
-                             "merged after training would be rounded through weights it never saw)")
-        from maaza.train.fake_quant import apply_fake_quant
-
-        apply_fake_quant(model, config.model.fake_quant)
-    model.to(device)
-    return model, tokenizer, resolved
-
-
-def load_init_adapter(model: Any, config: TrainConfig) -> None:
-    """Copy a trained adapter's LoRA weights into the fresh LoRA of `model` (model.init_adapter).
-
-    The adapter must have the recipe's shape (rank, alpha, target modules): a warm start continues the
-    same LoRA, it does not silently train a different one. Every LoRA weight must be filled.
+    Keys added after checkpoints were first written count only when set away from their default, so the
+    configs of older runs keep their hash (and their checkpoints resume).
     """
-    from peft import set_peft_model_state_dict
-    from peft.utils import load_peft_weights
-
-    from maaza.models.loading import read_adapter_config
-
-    folder = Path(config.model.init_adapter or "")
-    try:
-        saved = read_adapter_config(folder)
-    except MaazaError as exc:
-        raise MaazaError(f"model.init_adapter: {exc}") from None
-    lora = config.model.lora
-    shape = (  # (adapter_config.json key, model.lora key, the adapter's value, the recipe's value)
-        ("r", "r", saved.get("r"), lora.r),
-        ("lora_alpha", "alpha", saved.get("lora_alpha"), lora.alpha),
-        ("target_modules", "target_modules", sorted(saved.get("target_modules") or []), sorted(lora.target_modules)),
-    )
-    for key, setting, found, expected in shape:
-        if found != expected:
-            raise MaazaError(
-                f"model.init_adapter: {folder / 'adapter_config.json'} has {key}={found}, but model.lora.{setting} "
-                f"is {expected}; set model.lora to the adapter's shape"
-            )
-    result = set_peft_model_state_dict(model, load_peft_weights(str(folder), device="cpu"))
-    fresh = [name for name in result.missing_keys if "lora_" in name]
-    if fresh or result.unexpected_keys:
-        shown = (fresh or result.unexpected_keys)[:3]
-        raise MaazaError(
-            f"model.init_adapter: {folder} does not fit this base model "
-            f"({'LoRA weights it lacks' if fresh else 'weights the model lacks'}: {shown})"
-        )
-
-
-def _core(model: Any) -> Any:
-    """The plain transformers model under a peft wrapper (LoRA layers stay injected in it)."""
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
-def completion_loss_sum(model: Any, batch: dict[str, Any]) -> tuple[Any, int]:
-    """Summed cross-entropy over completion tokens, projecting only those positions to the vocabulary.
-
-    Batches are right-padded, so under a causal mask no real token ever attends to padding: the
-    padding mask is redundant for every position that carries a label. Leaving it out lets SDPA take
-    its fused causal path instead of materialising a (batch, heads, T, T) mask: on CPU this cut
-    activation memory several-fold on 1.5K-token rows. Padded positions compute garbage that no
-    label reads.
-    """
-    import torch.nn.functional as F
-
-    core = _core(model)
-    hidden = core.get_decoder()(input_ids=batch["input_ids"]).last_hidden_state
-    labels = batch["labels"][:, 1:]
-    mask = labels != -100
-    logits = core.get_output_embeddings()(hidden[:, :-1][mask]).float()
-    return F.cross_entropy(logits, labels[mask], reduction="sum"), int(mask.sum())
+    sections = {"model": config.model, "data": config.data, "train": config.train}
+    hashed: dict[str, Any] = {}
+    for name, section in sections.items():
+        values, defaults = to_dict(section), to_dict(type(section)())
+        for key in ADDED_KEYS[name]:
+            if values[key] == defaults[key]:
+                del values[key]
+        hashed[name] = values
+    return config_hash(hashed)
 
 
 def _optimizer(model: Any, config: TrainConfig) -> Any:
@@ -188,6 +81,26 @@ class Recipe:
         self.config = config
         self.out = Path(config.output_dir)
         self.ckpt_dir = self.out / "checkpoints"
+        self.teacher: Any = None  # the distill loss's teacher-logits cache (maaza.train.teacher)
+
+    def prepare(self, tokenizer: Any) -> PreparedData:
+        """The run's examples: the task's (or the mixture's), with cached teacher logits for distill."""
+        import hashlib
+
+        from maaza.paths import resolve_under_data_root
+        from maaza.train.models import task_labels
+
+        config = self.config
+        classify = config.model.kind == "sequence_classifier"
+        data = prepare_data(config.data, tokenizer, config.train.seed, task=config.task, classify=classify)
+        if config.train.loss == "distill":
+            from maaza.train.teacher import attach_teacher_logits, load_teacher_logits
+
+            path = resolve_under_data_root(config.train.distill.teacher_logits or "")
+            self.teacher = load_teacher_logits(path, task_labels(config))
+            data.train = attach_teacher_logits(data.train, self.teacher)
+            data.files[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return data
 
     def run(self, *, resume: bool = False) -> dict[str, Any]:
         import torch
@@ -207,7 +120,9 @@ class Recipe:
             torch.set_num_threads(config.train.threads)
         set_seed(config.train.seed)
         model, tokenizer, resolved = build_model(config, accelerator.device)
-        data = prepare_data(config.data, tokenizer, config.train.seed)
+        data = self.prepare(tokenizer)
+        loss_fn = get_loss(config.train.loss)
+        n_tasks = len(data.sources)
         steps, steps_per_epoch = total_steps(config, len(data.train))
         optimizer = _optimizer(model, config)
         scheduler = get_scheduler(
@@ -223,9 +138,14 @@ class Recipe:
             "last_val_loss": None,
             "useful_tokens": 0,
             "padded_tokens": 0,
-            "completion_tokens": 0,
+            "completion_tokens": 0,  # supervised units: completion tokens, or a classifier's examples
             "train_seconds": 0.0,
             "recipe_hash": recipe_hash(config),
+            # per task (data.sources order): examples drawn, their units and summed unweighted loss
+            "task_examples": [0] * n_tasks,
+            "task_units": [0] * n_tasks,
+            "task_loss_sums": [0.0] * n_tasks,
+            "last_val_task_losses": None,
         }
         latest = ckpt.latest_checkpoint(self.ckpt_dir)
         if resume and latest is not None:
@@ -236,9 +156,12 @@ class Recipe:
                     f"{latest}: the checkpoint was trained with a different model/data/train config; "
                     "use another output_dir or the original config"
                 )
-            state = ckpt.load_checkpoint(
-                latest, model=model, optimizer=optimizer, scheduler=scheduler, rank=rank
-            )
+            state = {  # a checkpoint written before the per-task keys starts them from zero
+                **state,
+                **ckpt.load_checkpoint(
+                    latest, model=model, optimizer=optimizer, scheduler=scheduler, rank=rank
+                ),
+            }
             if state.get("world_size", world) != world:
                 raise MaazaError(
                     f"{latest}: written by {state['world_size']} processes, resuming with {world}"
@@ -260,35 +183,52 @@ class Recipe:
         )
         trainable = [p for p in model.parameters() if p.requires_grad]
         pad_id = tokenizer.pad_token_id
+        loss_weights = [source.loss_weight for source in data.sources] if data.mixture else None
         bar = self._progress(steps, state["global_step"])
         model.train()
+        epoch_groups: tuple[int, list[list[int]]] = (-1, [])
         for step in range(state["global_step"], steps):
             started = time.perf_counter()
             epoch, index = divmod(step, steps_per_epoch)
-            group = step_groups(
-                epoch_order(len(data.train), config.train.seed, epoch), config.train.batch_size
-            )[index]
+            if epoch_groups[0] != epoch:
+                epoch_groups = (
+                    epoch,
+                    step_groups(data.order(config.train.seed, epoch), config.train.batch_size),
+                )
+            group = epoch_groups[1][index]
             mine = group[rank::world]
-            counts = torch.tensor([float(sum(len(data.train[i].completion_ids) for i in group))])
+            counts = torch.tensor([float(sum(data.train[i].units for i in group))])
+            step_examples, step_units = [0] * n_tasks, [0] * n_tasks
+            for i in group:
+                step_examples[data.train[i].task] += 1
+                step_units[data.train[i].task] += data.train[i].units
             loss_sum = torch.zeros(())
+            task_sums = torch.zeros(n_tasks)
             useful = padded = 0
             for micro in micro_batches(mine, data.train, config.train.micro_batch_tokens):
+                examples = [data.train[i] for i in micro]
                 batch = {
                     k: v.to(accelerator.device)
-                    for k, v in collate([data.train[i] for i in micro], pad_id).items()
+                    for k, v in collate(examples, pad_id, loss_weights=loss_weights).items()
                 }
                 with torch.autocast(
                     accelerator.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"
                 ):
-                    part_sum, _ = completion_loss_sum(model, batch)
-                (part_sum / counts.item()).backward()
-                loss_sum += part_sum.detach().float().cpu()
+                    result = loss_fn(model, batch, config.train)
+                (result.total / counts.item()).backward()
+                part = result.total.detach().float().cpu()
+                loss_sum += part
+                if result.per_row is None:  # one task: the micro-batch's sum is its task's
+                    task_sums[examples[0].task] += part
+                else:
+                    rows = torch.tensor([e.task for e in examples])
+                    task_sums.index_add_(0, rows, result.per_row.detach().float().cpu())
                 useful += int(batch["attention_mask"].sum())
                 padded += batch["input_ids"].numel()
             for param in trainable:
                 if param.grad is None:
                     param.grad = torch.zeros_like(param)
-            totals = torch.tensor([loss_sum.item(), float(useful), float(padded)])
+            totals = torch.tensor([loss_sum.item(), float(useful), float(padded), *task_sums.tolist()])
             if world > 1:
                 self._all_reduce_grads(trainable)
                 totals = accelerator.reduce(totals.to(accelerator.device), reduction="sum").cpu()
@@ -303,25 +243,39 @@ class Recipe:
             state["padded_tokens"] += int(totals[2])
             state["completion_tokens"] += int(counts.item())
             state["train_seconds"] += elapsed
+            for t in range(n_tasks):
+                state["task_examples"][t] += step_examples[t]
+                state["task_units"][t] += step_units[t]
+                state["task_loss_sums"][t] += float(totals[3 + t])
             loss = float(totals[0]) / counts.item()
             if (step + 1) % config.logging.log_every_steps == 0 or step + 1 == steps:
-                logger.log(
-                    step + 1,
-                    {
-                        "loss": loss,
-                        "lr": lr,
-                        "grad_norm": float(grad_norm),
-                        "epoch": (step + 1) / steps_per_epoch,
-                        "tokens_per_s": float(totals[1]) / elapsed,
-                    },
-                )
+                values = {
+                    "loss": loss,
+                    "lr": lr,
+                    "grad_norm": float(grad_norm),
+                    "epoch": (step + 1) / steps_per_epoch,
+                    "tokens_per_s": float(totals[1]) / elapsed,
+                }
+                if data.mixture:  # each task's unweighted loss on its examples of the step
+                    for t, source in enumerate(data.sources):
+                        if step_units[t]:
+                            values[f"loss/{source.task}"] = float(totals[3 + t]) / step_units[t]
+                logger.log(step + 1, values)
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{float(totals[1]) / elapsed:.0f}")
             at_end = step + 1 == steps
             if data.val and (at_end or (step + 1) % config.eval.every_steps == 0):
-                val_loss = self.validation_loss(model, data.val, pad_id)
-                state["last_val_loss"] = val_loss  # in the checkpoint: a finished run resumed still reports it
-                logger.log(step + 1, {"loss": val_loss}, prefix="eval")
+                val_loss, val_tasks = self.validation_losses(model, data, pad_id)
+                state["last_val_loss"] = (
+                    val_loss  # in the checkpoint: a finished run resumed still reports it
+                )
+                state["last_val_task_losses"] = val_tasks
+                values = {"loss": val_loss}
+                if data.mixture:
+                    for source, value in zip(data.sources, val_tasks, strict=True):
+                        if value is not None:
+                            values[f"loss/{source.task}"] = value
+                logger.log(step + 1, values, prefix="eval")
                 model.train()
                 if state["best_val_loss"] is None or val_loss < state["best_val_loss"]:
                     state["best_val_loss"], state["best_step"] = val_loss, step + 1
@@ -356,26 +310,48 @@ class Recipe:
         for grad, synced in zip(grads, _unflatten_dense_tensors(flat, grads), strict=True):
             grad.copy_(synced)
 
-    def validation_loss(self, model: Any, val: list[TrainExample], pad_id: int) -> float:
-        """Mean completion-token loss on (a bounded prefix of) the validation set, over all processes."""
+    def validation_losses(
+        self, model: Any, data: PreparedData, pad_id: int
+    ) -> tuple[float, list[float | None]]:
+        """Mean cross-entropy per supervised unit on (a bounded part of) the validation set, over all
+        processes, overall and per task. Always the plain cross-entropy (whatever train.loss is, and without
+        loss weights), so runs with different losses compare; a mixture's bound is shared round-robin."""
         import torch
 
         accelerator = self.accelerator
-        limit = self.config.eval.max_examples
-        chosen = list(range(len(val) if limit is None else min(limit, len(val))))
+        val, n_tasks = data.val, len(data.sources)
+        chosen = _round_robin(val, self.config.eval.max_examples, n_tasks)
         mine = chosen[accelerator.process_index :: accelerator.num_processes]
         model.eval()
-        totals = torch.zeros(2)
+        totals = torch.zeros(2 + 2 * n_tasks)  # loss, units, then each task's loss and units
         with torch.no_grad():
             for micro in micro_batches(mine, val, self.config.train.micro_batch_tokens):
+                examples = [val[i] for i in micro]
+                weights = [1.0] * n_tasks if data.mixture else None
                 batch = {
-                    k: v.to(accelerator.device) for k, v in collate([val[i] for i in micro], pad_id).items()
+                    k: v.to(accelerator.device)
+                    for k, v in collate(examples, pad_id, loss_weights=weights).items()
                 }
-                part, count = completion_loss_sum(model, batch)
-                totals += torch.tensor([part.item(), float(count)])
+                if data.mixture:
+                    result = completion_ce(model, batch)
+                    part, count = result.total, sum(e.units for e in examples)
+                    assert result.per_row is not None
+                    for example, row_loss in zip(examples, result.per_row.tolist(), strict=True):
+                        totals[2 + example.task] += row_loss
+                        totals[2 + n_tasks + example.task] += example.units
+                else:
+                    part, count = completion_loss_sum(model, batch)
+                totals[:2] += torch.tensor([part.item(), float(count)])
         if accelerator.num_processes > 1:
             totals = accelerator.reduce(totals.to(accelerator.device), reduction="sum").cpu()
-        return float(totals[0] / totals[1]) if totals[1] > 0 else float("nan")
+        overall = float(totals[0] / totals[1]) if totals[1] > 0 else float("nan")
+        if not data.mixture:
+            return overall, [overall]
+        per_task = [
+            float(totals[2 + t] / totals[2 + n_tasks + t]) if totals[2 + n_tasks + t] > 0 else None
+            for t in range(n_tasks)
+        ]
+        return overall, per_task
 
     def _save(
         self, name: str, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any], world: int
@@ -429,6 +405,7 @@ class Recipe:
         if config.checkpoint.export_best and (best / ckpt.STATE_FILE).is_file():
             ckpt.load_checkpoint(best, model=model, optimizer=None, scheduler=None)
             exported_from = f"best (step {state['best_step']})"
+        start = getattr(model, "maaza_start", {})
         trainable_params = count_trainable(model)
         total_params = sum(
             p.numel() for p in model.parameters()
@@ -444,8 +421,13 @@ class Recipe:
             "recipe_hash": recipe_hash(config),
             "base_model": {"name": config.model.base, "path": resolved.path, "hub_id": resolved.hub_id},
             "method": config.model.method,
+            "model_kind": config.model.kind,
+            "init": {"kind": config.model.init, **{k: v for k, v in start.items() if k != "init"}},
+            "loss": config.train.loss,
+            **({"distill": self.teacher.describe()} if self.teacher is not None else {}),
             "params": {"total": total_params, "trainable": trainable_params},
             "data": data.stats(),
+            "tasks": task_report(data, state),
             "steps": steps,
             "steps_per_epoch": steps_per_epoch,
             "epochs": steps / steps_per_epoch,
@@ -471,6 +453,35 @@ class Recipe:
         if self.accelerator.is_main_process:
             atomic_write_json(self.out / "training_summary.json", summary)
         return summary
+
+
+def task_report(data: PreparedData, state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per task: its settings, rows, the examples drawn and their mean (unweighted) loss, the last val loss."""
+    sizes = data.sizes()
+    val_losses = state.get("last_val_task_losses") or [None] * len(data.sources)
+    report: dict[str, dict[str, Any]] = {}
+    for t, source in enumerate(data.sources):
+        units = state["task_units"][t]
+        report[source.task] = {
+            "prompt_format": source.prompt_format,
+            "weight": source.weight,
+            "loss_weight": source.loss_weight,
+            "train_rows": sizes[t],
+            "val_rows": sum(1 for e in data.val if e.task == t),
+            "examples_drawn": state["task_examples"][t],
+            "train_loss": state["task_loss_sums"][t] / units if units else None,
+            "final_val_loss": val_losses[t],
+        }
+    return report
+
+
+def _round_robin(examples: list[TrainExample], limit: int | None, n_tasks: int) -> list[int]:
+    """Up to `limit` indices, taken in turn from each task's examples (one task: the first `limit`)."""
+    buckets = [[i for i, e in enumerate(examples) if e.task == t] for t in range(n_tasks)]
+    picked: list[int] = []
+    for position in range(max((len(b) for b in buckets), default=0)):
+        picked.extend(b[position] for b in buckets if position < len(b))
+    return picked if limit is None else picked[:limit]
 
 
 def _read_train_losses(out: Path) -> list[float]:

@@ -58,7 +58,8 @@ class EdgeJSONTask:
     headline_metric = "json_exact"
     metric_names = ("json_exact", "field_f1", "schema_compliance", "leaf_f1", "schema_valid", "parse_rate")
     prompt_formats = PROMPT_FORMATS
-    default_prompt_format = "seed"  # the published template: what a model without maaza.json was tested on
+    default_prompt_format = "schema-chat"  # what every Maaza JSON model is trained on, and what lets a base model
+    # extract fields of a schema it has never seen (the published `seed` template has no schema)
     resource_names = ("schemas",)
 
     def __init__(self) -> None:
@@ -84,10 +85,18 @@ class EdgeJSONTask:
         return load_rows(data, self._schemas, limit=limit)
 
     def schema(self, row: EdgeJSONRow) -> dict[str, Any]:
+        """The row's own schema when it carries one, else the loaded schema its `schema_id` names."""
+        if row.schema is not None:
+            return row.schema
         try:
             return self._schemas[row.schema_id]
         except KeyError:
             raise MaazaError(f"row '{row.id}': schema '{row.schema_id}' is not loaded (call load_rows first)") from None
+
+    @staticmethod
+    def request(text: str, schema: dict[str, Any], row_id: str = "request") -> EdgeJSONRow:
+        """An extraction request (text + schema, no gold answer) as a row the task can prompt and constrain."""
+        return EdgeJSONRow(row_id, "", "", text, {}, schema=schema)
 
     # ------------------------------------------------------------------------------- model input/output
 
@@ -137,7 +146,36 @@ class EdgeJSONTask:
             )
         return "\n".join([*lines, "", timing_line(results)])
 
-    def card_sections(self, results: Sequence[Mapping[str, Any]]) -> list[str]:
+    # Model-card hooks (`maaza.report.card` calls them; `maaza.tasks.edgejson.card` says what `context` holds).
+
+    def card_sections(
+        self, results: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None
+    ) -> list[str]:
+        """The sections after the evaluation: the run beside the published Maaza card's figures."""
         from maaza.tasks.edgejson.card import card_sections
 
-        return card_sections(results)
+        return card_sections(results, context)
+
+    def card_tags(self) -> list[str]:
+        """Front-matter tags of the task (besides its name)."""
+        from maaza.tasks.edgejson.card import card_tags
+
+        return card_tags()
+
+    def card_label(self) -> str:
+        """What the task is called in the card's intro and model-index."""
+        from maaza.tasks.edgejson.card import card_label
+
+        return card_label()
+
+    def card_usage(self, context: Mapping[str, Any]) -> list[str]:
+        """The usage section: Extractor with a schema, transformers, transformers + peft."""
+        from maaza.tasks.edgejson.card import card_usage
+
+        return card_usage(context)
+
+    def card_limitations(self, results: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Limitation items: weak complexity buckets, unconstrained parse rate, lenient date-time."""
+        from maaza.tasks.edgejson.card import card_limitations
+
+        return card_limitations(results)

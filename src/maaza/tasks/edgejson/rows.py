@@ -38,6 +38,7 @@ class EdgeJSONRow:
     prompt: str
     expected_output: dict[str, Any]
     source_line: int = 0
+    schema: dict[str, Any] | None = None  # a row's own schema (an extraction request); else looked up by schema_id
 
     @property
     def groups(self) -> dict[str, str]:
