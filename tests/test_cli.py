@@ -127,12 +127,19 @@ def test_no_subcommand_prints_help(capsys: Capsys) -> None:
 
 
 def test_bad_flag_value_is_a_usage_error(capsys: Capsys) -> None:
-    with pytest.raises(SystemExit) as info:
-        main(["eval", "--out", "x.json", "--prompt-format", "fancy"])
-    assert info.value.code == 2
+    assert main(["eval", "--out", "x.json", "--prompt-format", "fancy"]) == 2
     err = capsys.readouterr().err
-    assert "invalid choice: 'fancy'" in err
+    assert "unknown prompt format 'fancy' for task edgejson; choose one of seed, schema, seed-chat, schema-chat" in err
+    assert main(["eval", "--out", "x.json", "--task", "sentiment"]) == 2
+    err = capsys.readouterr().err
+    assert "--task: unknown task 'sentiment'; registered tasks: edgejson" in err
     assert "Traceback" not in err
+
+
+def test_tasks_list(capsys: Capsys) -> None:
+    assert main(["tasks", "list"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("edgejson ") and "headline json_exact" in out and "groups: complexity, schema_id" in out
 
 
 def test_models_list(capsys: Capsys) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from maaza.errors import MaazaError
 from maaza.extract import ExtractionError, Extractor, add_extract_parser, check_schema, load_schema
+from maaza.schemas import SchemaError
 
 # Bounded everywhere (maxLength, maxItems, enums, no extra keys) so a random model closes its JSON fast.
 EVENT_SCHEMA: dict[str, Any] = {
@@ -119,9 +120,9 @@ def test_model_failures_are_extraction_errors(extractor: Extractor) -> None:
 def test_schema_helpers(tmp_path: Path) -> None:
     assert load_schema('{"type": "object"}') == {"type": "object"}
     nested_bad = {"type": "object", "properties": {"a": {"type": "nonsense"}}}
-    with pytest.raises(ExtractionError, match="at properties/a/type"):
+    with pytest.raises(SchemaError, match=r"s\.json: invalid JSON Schema at properties/a/type"):
         check_schema(nested_bad, "s.json")
-    assert issubclass(ExtractionError, MaazaError)
+    assert issubclass(ExtractionError, MaazaError) and issubclass(SchemaError, MaazaError)
 
 
 def test_unknown_backend_lists_supported(tiny_model_dir: Path) -> None:

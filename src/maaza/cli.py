@@ -15,6 +15,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
     from maaza.decoding.backends import BACKENDS
+    from maaza.tasks import get_task
 
     p = sub.add_parser(
         "eval",
@@ -44,7 +45,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--prompt-format",
         default=None,
-        help="prompt template, one of the task's formats (default: the one saved with the model, else the task's)",
+        help="prompt template, one of the task's formats (edgejson: "
+        f"{', '.join(get_task('edgejson').prompt_formats)}); default: the one saved with the model, else the task's",
     )
     p.add_argument("--limit", type=int, default=None, help="evaluate a stratified slice of N rows")
     p.add_argument("--batch-size", type=int, default=4, help="rows decoded together (default 4)")
@@ -85,8 +87,11 @@ def _run_eval(args: argparse.Namespace) -> int:
     from maaza.eval.runner import EvalConfig, EvalRun, format_summary
     from maaza.paths import resolve_under_data_root
     from maaza.tasks import get_task
+    from maaza.tasks.base import choose_prompt_format
 
     task = get_task(args.task)
+    if args.prompt_format is not None:
+        choose_prompt_format(args.prompt_format, {}, task)  # a format the task lacks fails before any loading
     defaults = task.default_data("test")
     data = args.data or (defaults.rows if defaults else None)
     schemas = args.schemas or (defaults.resources.get("schemas") if defaults else None)

@@ -83,6 +83,21 @@ def peak_rss_mb() -> float:
     return peak / 1024 if sys.platform != "darwin" else peak / (1024 * 1024)
 
 
+def release_memory() -> None:
+    """Give freed memory back to the system: a garbage collection, then glibc's `malloc_trim(0)`.
+
+    A stage that held a model leaves its freed arenas mapped; without the trim, the next stage of the same
+    process starts with the last one's peak as its resident size.
+    """
+    import contextlib
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: the allocator keeps its own policy
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def reset_peak_rss() -> bool:
     """Start a new peak: Linux resets VmHWM to the current RSS on `5` written to /proc/self/clear_refs.
 

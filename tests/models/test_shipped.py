@@ -33,7 +33,7 @@ def test_shipped_list_errors_name_the_file_and_the_model(tmp_path: Path) -> None
         shipped.shipped_models(listing)
     entry = {"task": "edgejson", "path": "gone", "backend": "hf", "summary": "s", "results": "r"}
     listing.write_text(json.dumps({"m": entry}), encoding="utf-8")
-    with pytest.raises(MaazaError, match="shipped model 'm' is missing at .*gone"):
+    with pytest.raises(MaazaError, match=r"shipped model 'm' is missing at .*gone"):
         shipped.shipped_for_task("edgejson", listing)
     with pytest.raises(MaazaError, match="no shipped model for task 'intent'"):
         shipped.shipped_for_task("intent", listing)

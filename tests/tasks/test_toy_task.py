@@ -33,7 +33,7 @@ def test_registry_lists_and_refuses(toy_task: SentimentTask) -> None:
     assert get_task("toy-sentiment") is toy_task
     with pytest.raises(MaazaError, match="a task named 'toy-sentiment' is already registered"):
         register_task(SentimentTask())
-    with pytest.raises(MaazaError, match="is not a maaza task: it lacks .*load_rows"):
+    with pytest.raises(MaazaError, match=r"is not a maaza task: it lacks .*load_rows"):
         register_task(object())
     with pytest.raises(MaazaError, match=r"--task: unknown task 'nope'; registered tasks: .*toy-sentiment"):
         get_task("nope")

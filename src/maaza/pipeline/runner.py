@@ -31,7 +31,7 @@ from typing import Any
 
 from maaza import __version__
 from maaza.config import to_dict
-from maaza.envinfo import peak_rss_mb, reset_peak_rss
+from maaza.envinfo import peak_rss_mb, release_memory, reset_peak_rss
 from maaza.errors import MaazaError
 from maaza.io import atomic_write_json, atomic_write_text
 from maaza.pipeline.config import LoadedPipeline
@@ -592,6 +592,7 @@ class PipelineRun:
             why = "forced" if forced else "resuming" if resume else "inputs changed" if record else "first run"
             self.say(f"[{index}/{total}] {stage.name} ({why}) ...")
             stage_started = time.perf_counter()
+            release_memory()  # what the previous stage freed goes back to the system before this one measures
             own_peak = reset_peak_rss()
             stage.run(resume)
             seconds = time.perf_counter() - stage_started

@@ -14,8 +14,9 @@ from typing import Any
 
 from maaza.errors import MaazaError
 from maaza.io import read_json
+from maaza.tasks import get_task
 
-COMPLEXITIES: tuple[str, ...] = ("simple", "medium", "complex")
+COMPLEXITIES: tuple[str, ...] = tuple(get_task("edgejson").group_order["complexity"])  # type: ignore[attr-defined]
 METRIC_KEYS: tuple[str, ...] = (
     "json_exact",
     "field_f1",

@@ -14,6 +14,8 @@ A task is one package under `maaza.tasks.<name>` (or any object a user registers
 - its report sections: `summary_table(results)` (the markdown `maaza eval` prints) and
   `card_sections(results)` (what a model card adds for this task).
 
+Optional: `group_order` (group key -> the values tables list first, e.g. simple, medium, complex).
+
 The protocol is a `typing.Protocol`, so a task is any object with these members; `TaskBase` holds the
 parts most tasks share (stratified slicing, aggregation by groups, the summary table).
 """

@@ -26,6 +26,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in output_dir")
     p.add_argument("--output-dir", default=None, help="shortcut for --set output_dir=DIR")
+    p.add_argument("--task", default=None, help="the task to train on (`maaza tasks list`; shortcut for --set task=NAME)")
     p.set_defaults(handler=run)
 
 
@@ -35,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from maaza.train.recipe import Recipe
 
     overrides = list(args.overrides) + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
+    if args.task is not None:
+        overrides.append(f"task={args.task}")
     config = load_config(TrainConfig, args.config, overrides)
     summary = Recipe(config).run(resume=args.resume)
     if summary.get("outputs"):  # only the main process writes outputs (and reports); other ranks stay quiet

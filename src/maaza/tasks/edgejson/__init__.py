@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from maaza.errors import MaazaError
 from maaza.tasks.base import TaskData, timing_line
@@ -55,6 +55,7 @@ class EdgeJSONTask:
     name = "edgejson"
     description = "extract a JSON object matching a JSON Schema from a text (EdgeJSON v3)"
     group_keys = ("complexity", "schema_id")
+    group_order: ClassVar[dict[str, tuple[str, ...]]] = {"complexity": COMPLEXITY_ORDER}  # optional member: tables list these group values first
     headline_metric = "json_exact"
     metric_names = ("json_exact", "field_f1", "schema_compliance", "leaf_f1", "schema_valid", "parse_rate")
     prompt_formats = PROMPT_FORMATS

@@ -37,6 +37,8 @@ from maaza.report.results import (
     fmt_metric,
     published_entries,
 )
+from maaza.tasks import get_task
+from maaza.tasks.base import choose_prompt_format
 from maaza.tasks.edgejson.rows import COMPLEXITY_ORDER, prompt_text
 
 TAGS: tuple[str, ...] = ("json-extraction", "structured-output")
@@ -193,7 +195,7 @@ def _usage_lines(context: Mapping[str, Any]) -> list[str]:
     metadata = context.get("metadata") or {}
     hub_id = context.get("hub_id")
     adapter, merged = context.get("adapter_dir"), context.get("merged_dir")
-    prompt_format = str(metadata.get("prompt_format") or "schema-chat")
+    prompt_format = choose_prompt_format(None, metadata, get_task("edgejson"))
     lines = [
         "## Usage",
         "",
