@@ -84,3 +84,41 @@ def test_pipeline_config_loads(path: Path) -> None:
 
 def test_pipeline_configs_exist() -> None:
     assert {p.name for p in PIPELINES} >= {"quickstart_json.yaml"}
+
+
+# ------------------------------------------------------------------ configs/intent: MLM-60M-Intent and its teacher
+
+INTENT = Path(__file__).resolve().parents[1] / "configs" / "intent"
+
+
+@pytest.mark.parametrize("name", ["mlm_60m_intent.yaml", "mlm_60m_intent_published.yaml"])
+def test_intent_recipes_load_as_distilled_classifiers(name: str) -> None:
+    from maaza.tasks import get_task
+
+    config = load_config(TrainConfig, INTENT / name)
+    assert config.task == "intent" and config.model.kind == "sequence_classifier"
+    assert config.model.method == "full" and config.train.loss == "distill"
+    assert config.data.prompt_format in get_task("intent").prompt_formats
+    assert config.train.distill.alpha == 0.5  # the plan's 0.5 * KL + 0.5 * CE
+
+
+def test_intent_published_recipe_is_the_plans() -> None:
+    config = load_config(TrainConfig, INTENT / "mlm_60m_intent_published.yaml")
+    arch = config.model.architecture
+    assert config.model.init == "config"
+    assert (arch.layers, arch.hidden, arch.heads, arch.context) == (12, 512, 8, 1024)
+    train = config.train
+    assert (train.epochs, train.batch_size, train.lr) == (5, 32, 5e-4)
+    assert train.distill.temperature == 1.0
+
+
+def test_intent_recipe_student_shape_and_teacher_settings() -> None:
+    from maaza.train.top_layers import TopLayersSettings
+
+    config = load_config(TrainConfig, INTENT / "mlm_60m_intent.yaml")
+    assert config.model.init == "teacher_layers" and config.model.vocab_cut
+    assert len(config.model.teacher_layers or []) == config.model.architecture.layers
+    assert max(config.model.teacher_layers or [0]) < SMOLLM2_135M["num_hidden_layers"]
+    teacher = TopLayersSettings.from_dict(yaml.safe_load((INTENT / "teacher.yaml").read_text())["teacher"])
+    assert 0 < teacher.frozen_layers < SMOLLM2_135M["num_hidden_layers"]
+    assert teacher.base == "smollm2-135m"

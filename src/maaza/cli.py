@@ -78,6 +78,18 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         "and close its array (see maaza.decoding.repeat_items)",
     )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument(
+        "--fp32",
+        action="store_true",
+        help="a classifier folder with --backend onnx: run model.onnx instead of model.int8.onnx",
+    )
+    p.add_argument(
+        "--oos-threshold",
+        type=float,
+        default=None,
+        help="a classifier on a task with out-of-scope rows: answer out-of-scope below this top probability "
+        "(choose it on validation rows, never on the test rows)",
+    )
     p.add_argument("--out", required=True, help="results JSON path (resumes if it exists)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=_run_eval)
@@ -102,6 +114,10 @@ def _run_eval(args: argparse.Namespace) -> int:
         raise MaazaError("--limit must be a positive number")
     if args.batch_size <= 0:
         raise MaazaError("--batch-size must be a positive number")
+    from maaza.eval.classifier import is_classifier_folder
+
+    if is_classifier_folder(args.model):  # label probabilities, not decoding: maaza.eval.classifier
+        return _run_classifier_eval(args, task, resolve_under_data_root(data))
     config = EvalConfig(
         data=str(resolve_under_data_root(data)),
         schemas=str(resolve_under_data_root(schemas)) if schemas else None,
@@ -129,6 +145,32 @@ def _run_eval(args: argparse.Namespace) -> int:
         f"{', constrained' if config.constrained else ''}\n"
     )
     print(format_summary(results))
+    print(f"\nresults: {args.out}")
+    return 0
+
+
+def _run_classifier_eval(args: argparse.Namespace, task: object, data: object) -> int:
+    """`maaza eval` of a sequence classifier folder (transformers or exported ONNX) on a classification task."""
+    from pathlib import Path
+
+    from maaza.eval.classifier import evaluate_classifier_folder
+    from maaza.io import atomic_write_json
+    from maaza.tasks.base import is_classification_task
+
+    if not is_classification_task(task):
+        raise MaazaError(f"--model {args.model} is a classifier; task {task.name} has no label set")  # type: ignore[attr-defined]
+    if args.adapter or args.constrained:
+        raise MaazaError("--adapter and --constrained apply to generative models, not to a classifier folder")
+    rows = task.load_rows(data, {}, limit=args.limit)  # type: ignore[attr-defined]
+    runtime = {"onnx": "onnx", "hf": "torch"}.get(args.backend)
+    if runtime is None:
+        raise MaazaError(f"--backend {args.backend}: a classifier folder runs with --backend hf (torch) or onnx")
+    results = evaluate_classifier_folder(
+        task, args.model, rows, data_path=data, runtime=runtime, int8=not args.fp32,
+        threshold=args.oos_threshold, config={"limit": args.limit},
+    )
+    atomic_write_json(Path(args.out), results)
+    print(task.summary_table(results))  # type: ignore[attr-defined]
     print(f"\nresults: {args.out}")
     return 0
 
@@ -205,6 +247,12 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
     add_extract_parser(sub)
 
 
+def _add_classify(sub: argparse._SubParsersAction) -> None:
+    from maaza.classify import add_classify_parser
+
+    add_classify_parser(sub)
+
+
 def _add_export(sub: argparse._SubParsersAction) -> None:
     from maaza.export.command import add_parser
 
@@ -247,6 +295,7 @@ SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_train,
     _add_eval,
     _add_extract,
+    _add_classify,
     _add_export,
     _add_reports,
     _add_bench,

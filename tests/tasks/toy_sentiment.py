@@ -47,6 +47,10 @@ class SentimentRow:
 
 
 class SentimentTask:
+    """A `ClassificationTask` (`labels`, `label_of`): a causal LM learns to write `{"label": ...}`, a sequence
+    classifier reads the prompt and predicts the label's index. `name` lets tests register it twice over
+    (tests/train registers it as `sentiment`)."""
+
     name = "toy-sentiment"
     description = "three-label sentiment of a short review (a test-only task)"
     group_keys = ("label",)
@@ -55,6 +59,10 @@ class SentimentTask:
     prompt_formats = ("plain",)
     default_prompt_format = "plain"
     resource_names: tuple[str, ...] = ()
+    labels = LABELS
+
+    def __init__(self, name: str = "toy-sentiment") -> None:
+        self.name = name
 
     def default_data(self, split: str = "test") -> TaskData | None:
         return None  # rows come from the data engine below, never from the data root
@@ -73,7 +81,10 @@ class SentimentTask:
         return rows if limit is None else rows[:limit]
 
     def prompt(self, row: SentimentRow, prompt_format: str, tokenizer: Any) -> str:
-        return f"Review: {row.text}\nSentiment (negative, neutral or positive) as JSON:"
+        return f"Review: {row.text}\nSentiment:"
+
+    def label_of(self, row: SentimentRow) -> str:
+        return row.label
 
     def target(self, row: SentimentRow, *, minify: bool = True) -> str:
         return json.dumps({"label": row.label}, separators=(",", ":") if minify else None)

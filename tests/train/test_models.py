@@ -114,7 +114,7 @@ def test_teacher_layers_copies_embeddings_and_every_kth_layer(
     )
     student, _, _ = build_model(config, torch.device("cpu"))
     assert student.config.num_hidden_layers == 2 and student.config.hidden_size == 64
-    assert student.maaza_start == {"init": "teacher_layers", "teacher_layers": [0, 2]}
+    assert student.maaza_start == {"init": "teacher_layers", "teacher_layers": [0, 2], "teacher_head": False}
     taught = teacher.state_dict()
     for name, tensor in student.state_dict().items():
         origin = name.replace("layers.1.", "layers.2.")

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,8 +162,13 @@ def reaped(child: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
 
 
 # --- a second task for the slot tests: three-label sentiment, registered at run time -----------------------
+# The toy task of tests/tasks/toy_sentiment.py (a ClassificationTask), registered here as `sentiment`.
 
-SENTIMENT_LABELS = ("negative", "neutral", "positive")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
+import toy_sentiment  # noqa: E402
+
+SENTIMENT_LABELS = toy_sentiment.LABELS
+
 REVIEWS = [
     ("loved it", "positive"),
     ("awful", "negative"),
@@ -182,60 +188,6 @@ SENTIMENT_ROWS: list[dict[str, Any]] = [
 ]
 
 
-@dataclass(frozen=True)
-class SentimentRow:
-    id: str
-    text: str
-    label: str
-    source_line: int = 0
-
-    @property
-    def groups(self) -> dict[str, str]:
-        return {"label": self.label}
-
-
-class SentimentTask:
-    """A minimal `ClassificationTask`: the target of a causal LM is the label word, a classifier its index."""
-
-    name = "sentiment"
-    description = "three-label sentiment of a short review (test task)"
-    group_keys = ("label",)
-    headline_metric = "accuracy"
-    metric_names = ("accuracy",)
-    prompt_formats = ("plain",)
-    default_prompt_format = "plain"
-    resource_names: tuple[str, ...] = ()
-    labels = SENTIMENT_LABELS
-
-    def default_data(self, split: str = "test") -> None:
-        return None
-
-    def load_rows(self, data: Any, resources: Any, *, limit: int | None = None) -> list[SentimentRow]:
-        from maaza.io import iter_jsonl
-
-        rows = [SentimentRow(str(r["id"]), r["text"], r["label"], n) for n, r in iter_jsonl(data)]
-        return rows if limit is None else rows[:limit]
-
-    def prompt(self, row: SentimentRow, prompt_format: str, tokenizer: Any) -> str:
-        return f"Review: {row.text}\nSentiment:"
-
-    def target(self, row: SentimentRow, *, minify: bool = True) -> str:
-        return f" {row.label}"
-
-    def label_of(self, row: SentimentRow) -> str:
-        return row.label
-
-    def constraint(self, row: SentimentRow, *, grounded: bool = False) -> dict[str, Any]:
-        return {"enum": list(self.labels)}
-
-    def score(self, row: SentimentRow, output: str, *, lenient_datetime: bool = True) -> dict[str, Any]:
-        return {"accuracy": output.strip() == row.label}
-
-    def aggregate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"overall": {"n": len(examples)}}
-
-    def summary_table(self, results: Any) -> str:
-        return ""
-
-    def card_sections(self, results: Any) -> list[str]:
-        return []
+def SentimentTask() -> toy_sentiment.SentimentTask:
+    """The toy sentiment task under the name tests/train registers and configures: `sentiment`."""
+    return toy_sentiment.SentimentTask(name="sentiment")

@@ -6,7 +6,6 @@ prompt and decoding constraint, scores each output and aggregates; decoding is `
 
 from __future__ import annotations
 
-import hashlib
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,7 +17,7 @@ from maaza.decoding.generate import BatchTiming
 from maaza.decoding.options import check_decoding_options
 from maaza.envinfo import environment, peak_rss_mb
 from maaza.errors import MaazaError
-from maaza.io import atomic_write_json, read_json
+from maaza.io import atomic_write_json, file_sha256, read_json
 from maaza.models.loading import saved_model_metadata
 from maaza.tasks import get_task
 from maaza.tasks.base import choose_prompt_format
@@ -72,14 +71,6 @@ class EvalConfig:
 
     def task_resources(self) -> dict[str, str | None]:
         return {"schemas": self.schemas, **self.resources}
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _percentile(values: list[float], q: float) -> float | None:

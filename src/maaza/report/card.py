@@ -12,6 +12,10 @@ training config's or maaza.json's `task`, else the results' `task`) adds its own
 evaluation, given `context=` when it accepts it) and the optional hooks `card_tags()`, `card_label()`,
 `card_usage(context)` and `card_limitations(results)` (see `maaza.tasks.edgejson.card` for the EdgeJSON
 ones and what `context` holds). A task that is not registered here gets the generic card and a note.
+
+A sequence classifier (`model_kind: sequence_classifier` in the training summary or maaza.json, or results
+written by `maaza.eval.classifier`) is described as one: pipeline tag `text-classification`, its loss over
+the labels, its batch-1 latency and batched inferences/s instead of decoding speed.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from maaza.report.results import (
     describe_variant,
     fmt_metric,
     fmt_params,
+    is_classifier_results,
     is_fine_tuned,
     is_results,
     load_results,
@@ -77,6 +82,8 @@ HYPER_KEYS: tuple[tuple[str, str], ...] = (
     ("precision", "precision setting"),
     ("seed", "seed"),
 )
+CLASSIFIER_KIND = "sequence_classifier"
+MAX_GROUP_ROWS = 20  # an evaluation table breaks down by the task's first group only up to this many values
 
 
 @dataclass
@@ -167,6 +174,10 @@ def _dataset_label(results: dict[str, Any]) -> str:
 
 def _variant_key(results: dict[str, Any]) -> str:
     config = results.get("config") or {}
+    if is_classifier_results(results):  # no decoding: what ran tells runs apart (onnxruntime-int8)
+        model = results.get("model") or {}
+        key = "-".join(str(model[k]) for k in ("backend", "precision") if model.get(k)) or "classifier"
+        return f"{config['variant']}-{key}" if config.get("variant") else key
     key = f"{config.get('prompt_format')}-{'constrained' if config.get('constrained') else 'unconstrained'}"
     return f"{config['variant']}-{key}" if config.get("variant") else key
 
@@ -282,11 +293,12 @@ def front_matter(
     results: list[dict[str, Any]],
     task_label: str | None = None,
     metric_keys: Sequence[str] = METRIC_KEYS,
+    pipeline_tag: str = "text-generation",
 ) -> Any:
     """ModelCardData with a model-index entry per results file (one dataset config per variant).
 
     `task_label` names the task in the model-index (default: the results' task name); `metric_keys` are
-    the metrics reported, in order.
+    the metrics reported, in order; a classifier's results are `text-classification` entries.
     """
     from huggingface_hub import EvalResult, ModelCardData
 
@@ -300,7 +312,7 @@ def front_matter(
                 continue
             evals.append(
                 EvalResult(
-                    task_type="text-generation",
+                    task_type="text-classification" if is_classifier_results(item) else "text-generation",
                     task_name=task_label or task,
                     dataset_type=task,
                     dataset_name=_dataset_label(item),
@@ -320,7 +332,7 @@ def front_matter(
         license="apache-2.0",
         base_model=hub_id,
         library_name=library,
-        pipeline_tag="text-generation",
+        pipeline_tag=pipeline_tag,
         tags=tags,
         datasets=datasets or None,
         model_name=name,
@@ -359,7 +371,35 @@ def _architecture(files: RunFiles, summary: dict[str, Any], results: list[dict[s
     return ["## Architecture", "", *_kv_table(pairs), "", f"Read from {', '.join(source)}.", ""]
 
 
-def _method(files: RunFiles, summary: dict[str, Any]) -> list[str]:
+def _is_classifier_run(summary: dict[str, Any], metadata: dict[str, Any]) -> bool:
+    kinds = (
+        summary.get("model_kind"),
+        ((summary.get("config") or {}).get("model") or {}).get("kind"),
+        metadata.get("model_kind"),
+    )
+    return CLASSIFIER_KIND in kinds
+
+
+def _classifier_loss(summary: dict[str, Any]) -> str:
+    """A classifier's loss: cross-entropy on the label, or distillation (teacher, temperature, alpha)."""
+    train = (summary.get("config") or {}).get("train") or {}
+    loss = summary.get("loss") or train.get("loss")
+    if loss == "distill":
+        settings = train.get("distill") or {}
+        teacher = (summary.get("distill") or {}).get("teacher")
+        parts = [f"teacher `{teacher}`"] if teacher else []
+        parts += [
+            f"{label} {_num(settings[key])}"
+            for key, label in (("temperature", "T ="), ("alpha", "alpha ="))
+            if settings.get(key) is not None
+        ]
+        return "distillation from cached teacher logits over the labels" + (
+            f" ({', '.join(parts)})" if parts else ""
+        )
+    return "cross-entropy on the label" if loss in (None, "completion_ce") else f"`{loss}`"
+
+
+def _method(files: RunFiles, summary: dict[str, Any], classifier: bool = False) -> list[str]:
     method = summary.get("method")
     lora = ((summary.get("config") or {}).get("model") or {}).get("lora") or {}
     pairs = [
@@ -381,12 +421,14 @@ def _method(files: RunFiles, summary: dict[str, Any]) -> list[str]:
             ("dropout", _num(dropout)),
             ("target modules", ", ".join(targets) if isinstance(targets, list) else _num(targets)),
         ]
+    if classifier:
+        pairs.append(("model kind", "sequence classifier (a classification head over the task's labels)"))
     data_cfg = (summary.get("config") or {}).get("data") or {}
     if data_cfg.get("prompt_format"):
         pairs.append(("prompt format", f"`{data_cfg['prompt_format']}`"))
-    if "minify_targets" in data_cfg:
+    if "minify_targets" in data_cfg and not classifier:
         pairs.append(("targets", "minified JSON" if data_cfg["minify_targets"] else "indented JSON"))
-    pairs.append(("loss", "completion tokens only"))
+    pairs.append(("loss", _classifier_loss(summary) if classifier else "completion tokens only"))
     if summary.get("exported_from"):
         pairs.append(("weights exported from", str(summary["exported_from"])))
     return ["## Method", "", *_kv_table(pairs), ""]
@@ -448,7 +490,7 @@ def _hyperparameters(summary: dict[str, Any]) -> list[str]:
     return ["## Hyperparameters", "", *_kv_table(pairs), ""]
 
 
-def _hardware(summary: dict[str, Any]) -> list[str]:
+def _hardware(summary: dict[str, Any], classifier: bool = False) -> list[str]:
     env = summary.get("environment") or {}
     pairs = []
     if env.get("machine"):
@@ -460,7 +502,7 @@ def _hardware(summary: dict[str, Any]) -> list[str]:
         pairs.append(("training wall time", f"{seconds:.1f} s ({seconds / 60:.1f} min)"))
     for key, label in (
         ("useful_tokens_per_s", "tokens/s (non-padding)"),
-        ("completion_tokens_per_s", "completion tokens/s"),
+        ("completion_tokens_per_s", "labelled examples/s" if classifier else "completion tokens/s"),
         ("padding_efficiency", "padding efficiency"),
         ("peak_rss_mb", "peak RSS (MiB)"),
         ("final_train_loss", "final training loss"),
@@ -485,10 +527,19 @@ def _metrics_table(item: dict[str, Any], keys: Sequence[str], group_key: str | N
     """One results file's metrics: overall, then by the task's first group (EdgeJSON: complexity)."""
     metrics = item.get("metrics") or {}
     buckets = [("overall", metrics.get("overall") or {})]
-    if group_key:
-        buckets += list((metrics.get(f"by_{group_key}") or {}).items())
-    rows = [[name, str(b.get("n", "-")), *(fmt_metric(k, b.get(k)) for k in keys)] for name, b in buckets]
-    return _table(["group", "n", *(METRIC_NAMES.get(k, k) for k in keys)], rows)
+    groups = list((metrics.get(f"by_{group_key}") or {}).items()) if group_key else []
+    if len(groups) <= MAX_GROUP_ROWS:
+        buckets += groups
+    rows = [
+        [_cell(name), str(b.get("n", "-")), *(fmt_metric(k, b.get(k)) for k in keys)] for name, b in buckets
+    ]
+    lines = _table(["group", "n", *(METRIC_NAMES.get(k, k) for k in keys)], rows)
+    if len(groups) > MAX_GROUP_ROWS:
+        lines += [
+            "",
+            f"By {group_key}: {len(groups)} groups, in the results JSON (`metrics.by_{group_key}`).",
+        ]
+    return lines
 
 
 def _evaluation(files: RunFiles, results: list[tuple[Path, dict[str, Any]]], task: CardTask) -> list[str]:
@@ -504,8 +555,9 @@ def _evaluation(files: RunFiles, results: list[tuple[Path, dict[str, Any]]], tas
             f"results `{_cell(files.rel(path))}`",
             f"status `{item.get('status')}`",
             f"{model.get('backend')} {model.get('precision')}",
-            f"decoding `{config.get('decoding')}`",
         ]
+        if config.get("decoding") is not None or not is_classifier_results(item):
+            facts.append(f"decoding `{config.get('decoding')}`")
         if config.get("max_new_tokens"):
             facts.append(f"max new tokens {config['max_new_tokens']}")
         if env.get("machine"):
@@ -519,8 +571,16 @@ def _evaluation(files: RunFiles, results: list[tuple[Path, dict[str, Any]]], tas
             speed.append(f"TTFT mean {timing['ttft_s']['mean']} s")
         if (timing.get("latency_s") or {}).get("p50") is not None:
             speed.append(f"latency p50 {timing['latency_s']['p50']} s")
+        latency_ms = timing.get("latency_ms") or {}
+        if latency_ms.get("p50") is not None:
+            p95 = f", p95 {latency_ms['p95']} ms" if latency_ms.get("p95") is not None else ""
+            speed.append(f"batch-1 latency p50 {latency_ms['p50']} ms{p95}")
+        if timing.get("batched_per_s") is not None:
+            speed.append(f"{timing['batched_per_s']} inferences/s batched")
         if timing.get("peak_rss_mb") is not None:
             speed.append(f"peak RSS {timing['peak_rss_mb']} MiB")
+        if timing.get("file_mb") is not None:
+            speed.append(f"file {timing['file_mb']} MB")
         if speed:
             lines += ["", "Speed: " + ", ".join(speed) + "."]
         lines.append("")
@@ -573,7 +633,7 @@ def _limitations(summary: dict[str, Any], results: list[dict[str, Any]], task: C
     if results:
         tasks = sorted({str(r.get("task")) for r in results})
         items.append(
-            f"Evaluated only on {', '.join(tasks)} rows (synthetic, in-distribution); real documents may differ."
+            f"Evaluated only on {', '.join(tasks)} rows (in-distribution test data); real inputs may differ."
         )
     if not items:
         return []
@@ -624,6 +684,21 @@ def _sources(files: RunFiles, task: str) -> list[str]:
 # --------------------------------------------------------------------------------------------- build
 
 
+def _is_own(model: dict[str, Any], root: Path) -> bool:
+    """Whether a results file scores this run's model: an adapter or a renamed merge on top of a base, or a
+    model folder inside the run folder (a classifier's `merged/` or exported ONNX has no base recorded)."""
+    if is_fine_tuned(model):
+        return True
+    path = model.get("path")
+    if not path:
+        return False
+    try:
+        Path(path).resolve().relative_to(root.resolve())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def build_card(
     run_dir: str | Path, results: list[str] | None = None, *, include_partial: bool = False
 ) -> str:
@@ -650,7 +725,7 @@ def build_card(
     tuned = bool(summary or method or any(is_fine_tuned(item.get("model") or {}) for _, item in loaded))
     # In a fine-tuned run, results of the untouched base model (e.g. eval/base.json) are only a comparison:
     # they stay out of the model-index, the evaluation tables and the limitations.
-    own = [(p, item) for p, item in loaded if not tuned or is_fine_tuned(item.get("model") or {})]
+    own = [(p, item) for p, item in loaded if not tuned or _is_own(item.get("model") or {}, files.root)]
     baseline = [(p, item) for p, item in loaded if (p, item) not in own]
     measured = [item for _, item in own]
     name = str(
@@ -669,7 +744,12 @@ def build_card(
             or LEGACY_TASK
         )
     )
-    tags = ["maaza", *task.tags, task.name, "text-generation"]
+    classifier = _is_classifier_run(summary, metadata) or bool(
+        loaded and all(is_classifier_results(item) for _, item in loaded)
+    )
+    pipeline = "text-classification" if classifier else "text-generation"
+    tags = ["maaza", *task.tags, task.name]
+    tags += [pipeline] if pipeline not in tags else []
     tags.append("lora" if method == "lora" else "full-fine-tune" if method == "full" else "evaluation")
     datasets = sorted({Path(p).parent.name for p in ((summary.get("data") or {}).get("files") or {})} - {""})
     data = front_matter(
@@ -681,6 +761,7 @@ def build_card(
         results=measured,
         task_label=task.label,
         metric_keys=task.metric_keys(measured),
+        pipeline_tag=pipeline,
     )
     # What the task's card hooks may read (see maaza.tasks.edgejson.card); paths as seen from the card.
     context: dict[str, Any] = {
@@ -695,6 +776,9 @@ def build_card(
         "adapter_tokenizer": files.adapter_dir is not None
         and (files.adapter_dir / "tokenizer_config.json").is_file(),
     }
+    task_sections = task.sections(measured, context)
+    # the sentence about published figures only where the task's sections quote some (EdgeJSON: the Maaza card)
+    quoted = any("*published*" in section for section in task_sections)
     body = [f"# {name}", ""]
     label = f" ({task.label})" if task.label else ""
     if tuned:
@@ -707,18 +791,23 @@ def build_card(
         )
     body += [
         intro,
-        "Every number in this card is read from the run's files (listed under *Sources*); "
-        "figures from the published Maaza card are marked *published*.",
+        "Every number in this card is read from the run's files (listed under *Sources*)"
+        + ("; figures from the published Maaza card are marked *published*." if quoted else "."),
         "",
     ]
     if task.note:
         body += [task.note, ""]
     body += _architecture(files, summary, measured or [item for _, item in loaded])
     if summary:
-        body += _method(files, summary) + _data(summary) + _hyperparameters(summary) + _hardware(summary)
+        body += (
+            _method(files, summary, classifier)
+            + _data(summary)
+            + _hyperparameters(summary)
+            + _hardware(summary, classifier)
+        )
     if own:
         body += _evaluation(files, own, task)
-    body += _section_lines(task.sections(measured, context))
+    body += _section_lines(task_sections)
     body += _sizes(files, measured)
     body += _section_lines(task.hook("card_usage", context, default=[]))
     body += _limitations(summary, measured, task)

@@ -3,12 +3,21 @@
 One row per results JSON (model + adapter/variant + prompt format + constrained flag), grouped by test
 set: scores measured on different rows are not comparable, so each group (`Group`: task + data file
 sha256 + rows evaluated, see `maaza.report.results.EvalData`) is its own ranked table, ranked by its
-task's headline metric. The published figures, marked *published*, sit only in the group measured on
-their test set (EdgeJSON v3 test, `EDGEJSON_V3_TEST`); when no results were, they form a group of their
-own, ranked against nothing else. Writes `leaderboard.md`, `leaderboard.json`, `index.html` (inline CSS
-and a small click-to-sort script, plots embedded, no external assets) and four plots per measured group:
-the main group (the first: most results) under the `PLOTS` names, the others with a suffix naming their
-test set (`perf_vs_params.edgejson-1a2b3c4d-24rows.png`).
+task's headline metric. The published figures (`maaza.report.results.PUBLISHED_SETS`: the Maaza card's on
+EdgeJSON v3 test, the BANKING77 baselines on BANKING77 test), marked *published*, sit only in the group
+measured on their test set; when results of their task were measured on other rows only, they form a group
+of their own, ranked against nothing else (with no result of their task, they are left out).
+
+A group's columns and plots come from its task (`Layout`, `layout_for`): a task with complexity buckets
+(EdgeJSON) gets the generative JSON table (`COLUMNS`: JSONExact, Field F1, ..., per-complexity JSONExact,
+tokens/s) and four plots; any other task gets model, kind, source, params, prompt, rows, its
+`metric_names`, then p50 ms, inf/s, precision and size, and the plots that apply to it (performance vs
+parameters and vs disk size; fine-tuned vs base only when a base model has both rows).
+
+Writes `leaderboard.md`, `leaderboard.json`, `index.html` (inline CSS and a small click-to-sort script,
+plots embedded, no external assets) and the plots of each measured group: the main group (the first: most
+results) under the `PLOTS` names, the others with a suffix naming their test set
+(`perf_vs_params.edgejson-1a2b3c4d-24rows.png`).
 """
 
 from __future__ import annotations
@@ -17,31 +26,31 @@ import base64
 import hashlib
 import html
 import io
-import os
 import re
-import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
-from maaza.io import atomic_write_json, atomic_write_text
+from maaza.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from maaza.report.markdown import short_path
 from maaza.report.results import (
     COMPLEXITIES,
     EDGEJSON_V3_TEST,
     METRIC_NAMES,
-    PERCENT_METRICS,
-    PUBLISHED_URL,
+    PUBLISHED_SETS,
     Entry,
     EvalData,
+    PublishedSet,
     collect_results,
     entry_from_results,
     fmt_mb,
     fmt_metric,
     fmt_params,
-    published_entries,
+    is_percent,
+    published_for,
     unique_labels,
 )
 from maaza.tasks import get_task, task_names
@@ -77,17 +86,28 @@ class Group:
     notes: list[str] = field(default_factory=list)
     published_only: bool = False  # the published figures alone: no results here were measured on their set
     suffix: str = ""  # plot file names: "" for the main group, else ".<task>-<sha8>-<rows>rows"
+    layout: Layout | None = None  # columns and plots (None: `layout_for` the group's task and rows)
+
+    def __post_init__(self) -> None:
+        if self.layout is None:
+            self.layout = layout_for(self.data.task, self.metric, self.entries)
 
     @property
     def measured(self) -> list[Entry]:
         return [e for e in self.entries if not e.published]
 
     @property
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        assert self.layout is not None
+        return self.layout.columns
+
+    @property
     def plots(self) -> dict[str, str]:
         """Plot file name -> title, for a group that has plots (measured groups)."""
         if self.published_only:
             return {}
-        return {_suffixed(name, self.suffix): title for name, title in PLOTS.items()}
+        assert self.layout is not None
+        return {_suffixed(name, self.suffix): PLOTS[name] for name in self.layout.plots}
 
     def heading(self) -> str:
         """`task: file (sha256 1a2b3c4d, 158 rows)`."""
@@ -109,6 +129,14 @@ def _slug(data: EvalData) -> str:
     ident = data.short_sha or "path" + hashlib.sha256(str(data.path).encode()).hexdigest()[:8]
     rows = "unknown" if data.rows is None else str(data.rows)
     return re.sub(r"[^A-Za-z0-9_-]+", "_", f"{data.task}-{ident}-{rows}rows")
+
+
+def _task(name: str) -> Any:
+    """The registered task object, or None when this install does not have it."""
+    try:
+        return get_task(name, key="results task")
+    except MaazaError:
+        return None
 
 
 def _ranking(task: str, entries: list[Entry]) -> tuple[str, list[str]]:
@@ -137,7 +165,8 @@ def group_entries(entries: list[Entry]) -> list[Group]:
 
     Measured groups come first, most results first (then the one with the published figures, the larger
     test set, the task name, the identity); the main group is the first. Published rows join the group
-    measured on `EDGEJSON_V3_TEST`; without one they form the last group, marked `published_only`.
+    measured on their set (`PUBLISHED_SETS`); without one they form the last groups (one per set), marked
+    `published_only`.
     """
     measured: dict[tuple[str, str, int], list[Entry]] = {}
     identity: dict[tuple[str, str, int], EvalData] = {}
@@ -149,12 +178,13 @@ def group_entries(entries: list[Entry]) -> list[Group]:
         data = entry.eval_data or EvalData(task="?", sha256=None, rows=entry.n)
         measured.setdefault(data.key, []).append(entry)
         identity.setdefault(data.key, data)
+    published_paths = {s.data.key: s.data.path for s in PUBLISHED_SETS}
     groups: list[Group] = []
     for key, members in measured.items():
         data = identity[key]
         joined = [e for e in published if (e.eval_data or EDGEJSON_V3_TEST).key == key]
         metric, notes = _ranking(data.task, members)
-        path = _display_path(members, data.path) if key != EDGEJSON_V3_TEST.key else EDGEJSON_V3_TEST.path
+        path = published_paths[key] if key in published_paths else _display_path(members, data.path)
         groups.append(
             Group(EvalData(data.task, data.sha256, data.rows, path), members + joined, metric, notes)
         )
@@ -168,16 +198,19 @@ def group_entries(entries: list[Entry]) -> list[Group]:
         )
     )
     placed = {id(e) for g in groups for e in g.entries}
-    leftover = [e for e in published if id(e) not in placed]
-    if leftover:
-        data = leftover[0].eval_data or EDGEJSON_V3_TEST
-        metric, notes = _ranking(data.task, leftover)
+    leftover: dict[tuple[str, str, int], list[Entry]] = {}
+    for entry in published:
+        if id(entry) not in placed:
+            leftover.setdefault((entry.eval_data or EDGEJSON_V3_TEST).key, []).append(entry)
+    for rows in leftover.values():
+        data = rows[0].eval_data or EDGEJSON_V3_TEST
+        metric, notes = _ranking(data.task, rows)
         notes.insert(
             0,
             "no results given here were measured on this test set, so these published figures stand apart "
             "and are not ranked against any measured row",
         )
-        groups.append(Group(data, leftover, metric, notes, published_only=True))
+        groups.append(Group(data, rows, metric, notes, published_only=True))
     seen: set[str] = set()
     for index, group in enumerate(groups):
         group.entries.sort(key=lambda e, metric=group.metric: _sort_key(e, metric))
@@ -193,7 +226,8 @@ def group_entries(entries: list[Entry]) -> list[Group]:
 def build_entries(
     args: list[str], *, include_partial: bool = False, published: bool = True
 ) -> tuple[list[Entry], list[tuple[Path, str]]]:
-    """Entries for the results named by `args` (plus published rows), group by group, best first.
+    """Entries for the results named by `args` (plus the published rows of their tasks), group by group,
+    best first.
 
     The flat list is for callers that count rows; rankings are per group: `group_entries(entries)`.
     """
@@ -201,7 +235,7 @@ def build_entries(
     entries = [entry_from_results(path, data) for path, data in loaded]
     unique_labels(entries)
     if published:
-        entries += published_entries()
+        entries += published_for({e.eval_data.task for e in entries if e.eval_data is not None})
     return [e for g in group_entries(entries) for e in g.entries], skipped
 
 
@@ -213,6 +247,7 @@ def _source(entry: Entry) -> str:
     return "published" if entry.published else Path(entry.source).name
 
 
+# The table of a task with complexity buckets (EdgeJSON): a generative JSON extractor's scores and speed.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("label", "model"),
     ("kind", "kind"),
@@ -232,38 +267,125 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("tokens_per_s", "tokens/s"),
     ("size", "size (MB)"),
 )
-NUMERIC = frozenset(
-    {
-        "params",
-        "n",
-        "json_exact",
-        "field_f1",
-        "schema_compliance",
-        "leaf_f1",
-        "schema_valid",
-        "simple",
-        "medium",
-        "complex",
-        "tokens_per_s",
-        "size",
-    }
+# The columns of any other task: who and what ran, then the task's metrics (`metric_names`), then these.
+IDENTITY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("label", "model"),
+    ("kind", "kind"),
+    ("source", "source"),
+    ("params", "params"),
+    ("prompt_format", "prompt"),
+    ("n", "rows"),
+)
+SPEED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("latency_ms_p50", "p50 ms"),
+    ("batched_per_s", "inf/s"),
+)
+TOKENS_COLUMN = ("tokens_per_s", "tokens/s")  # added when a row of the group decoded text
+PRECISION_COLUMN = ("precision", "precision")  # added when a measured row records model.precision
+SIZE_COLUMN = ("size", "size (MB)")
+TEXT = frozenset({"label", "kind", "source", "prompt_format", "constrained", "precision"})
+CELL_KEYS = frozenset(
+    {"label", "kind", "source", "params", "prompt_format", "constrained", "n", "size", "precision"}
+    | {key for key, _ in SPEED_COLUMNS}
+    | {TOKENS_COLUMN[0]}
+    | set(COMPLEXITIES)
 )
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What a group shows: its table's columns (key, title), its plots (`PLOTS` names) and the metric drawn
+    beside the headline one."""
+
+    columns: tuple[tuple[str, str], ...]
+    plots: tuple[str, ...]
+    second: str
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The metric columns (overall metrics of the rows)."""
+        return tuple(key for key, _ in self.columns if key not in CELL_KEYS)
+
+
 def columns(metric: str = DEFAULT_METRIC) -> tuple[tuple[str, str], ...]:
-    """The table's columns; a headline metric that is not among them gets its own, after `rows`."""
+    """The complexity-bucket (EdgeJSON) table's columns; a headline metric that is not among them gets its
+    own, after `rows`."""
     if any(key == metric for key, _ in COLUMNS):
         return COLUMNS
     index = [key for key, _ in COLUMNS].index("n") + 1
     return (*COLUMNS[:index], (metric, METRIC_NAMES.get(metric, metric)), *COLUMNS[index:])
 
 
+def task_columns(
+    metric: str, metric_names: Sequence[str], entries: Sequence[Entry] = ()
+) -> tuple[tuple[str, str], ...]:
+    """A task's table without complexity buckets: identity, the task's metrics (headline first when the task
+    does not list it), [tokens/s,] p50 ms, inf/s, [precision,] size."""
+    metrics = list(metric_names)
+    if metric not in metrics:
+        metrics.insert(0, metric)
+    tail: list[tuple[str, str]] = []
+    if any(e.tokens_per_s is not None for e in entries):
+        tail.append(TOKENS_COLUMN)
+    tail += SPEED_COLUMNS
+    if any(e.precision for e in entries if not e.published):
+        tail.append(PRECISION_COLUMN)
+    tail.append(SIZE_COLUMN)
+    return (
+        *IDENTITY_COLUMNS,
+        *((key, METRIC_NAMES.get(key, key)) for key in metrics),
+        *tail,
+    )
+
+
+def _second(metric: str, metrics: Sequence[str] = ("field_f1", DEFAULT_METRIC)) -> str:
+    """The metric plotted beside the headline one: the first F1 among `metrics` other than it, else the
+    first other one (EdgeJSON: Field F1, or JSONExact beside Field F1)."""
+    others = [key for key in metrics if key != metric]
+    f1s = [key for key in others if key.endswith("f1")]
+    return (f1s or others or [metric])[0]
+
+
+def _has_complexity(task: Any, entries: Sequence[Entry]) -> bool:
+    """Whether the rows break down by complexity (EdgeJSON): the task's groups say so; an unregistered
+    task's rows do when they hold per-complexity or JSONExact scores (old results files)."""
+    if task is not None:
+        return "complexity" in tuple(getattr(task, "group_keys", ()) or ())
+    return any(e.by_complexity or e.metric(DEFAULT_METRIC) is not None for e in entries) or not entries
+
+
+def layout_for(task_name: str, metric: str, entries: Sequence[Entry] = ()) -> Layout:
+    """The columns and plots of a group of `task_name` ranked by `metric` (see the module doc)."""
+    task = _task(task_name)
+    if _has_complexity(task, entries):
+        return Layout(columns(metric), tuple(PLOTS), _second(metric))
+    if task is not None:
+        names: Sequence[str] = tuple(task.metric_names)
+    else:  # not registered here: the overall metrics its rows hold
+        names = sorted(
+            {k for e in entries for k in e.overall if e.metric(k) is not None and k != "n"} - {metric}
+        )
+    cols = task_columns(metric, names, entries)
+    metrics = [key for key, _ in cols if key not in CELL_KEYS]
+    plots = ["perf_vs_params.png", "size_vs_perf.png"]
+    if finetune_pairs(list(entries), metric):
+        plots.append("finetuned_vs_base.png")
+    return Layout(cols, tuple(plots), _second(metric, metrics))
+
+
 def _numeric(key: str) -> bool:
-    return key in NUMERIC or key not in {k for k, _ in COLUMNS}  # an added column is a metric
+    return key not in TEXT  # every other column is a number (params, rows, a metric, speed, size)
 
 
-def cells(entry: Entry, metric: str = DEFAULT_METRIC) -> dict[str, tuple[str, Any]]:
-    """Per column of `columns(metric)`: (display text, raw sort value or None)."""
+def _fmt_number(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def cells(
+    entry: Entry, metric: str = DEFAULT_METRIC, metrics: Sequence[str] = ()
+) -> dict[str, tuple[str, Any]]:
+    """Per column of `columns(metric)` (and the metric columns `metrics` of another layout): (display text,
+    raw sort value or None)."""
     out: dict[str, tuple[str, Any]] = {
         "label": (entry.label, entry.label),
         "kind": (_kind(entry), _kind(entry)),
@@ -279,6 +401,12 @@ def cells(entry: Entry, metric: str = DEFAULT_METRIC) -> dict[str, tuple[str, An
             "-" if entry.tokens_per_s is None else f"{entry.tokens_per_s:.1f}",
             entry.tokens_per_s,
         ),
+        "latency_ms_p50": (_fmt_number(entry.latency_ms_p50, 2), entry.latency_ms_p50),
+        "batched_per_s": (_fmt_number(entry.batched_per_s, 1), entry.batched_per_s),
+        "precision": (
+            "-" if entry.published or not entry.precision else entry.precision,
+            "" if entry.published or not entry.precision else entry.precision,
+        ),
         "size": (
             entry.size_text or fmt_mb(entry.size_bytes),
             entry.size_bytes / 1e6 if entry.size_bytes else None,
@@ -290,9 +418,10 @@ def cells(entry: Entry, metric: str = DEFAULT_METRIC) -> dict[str, tuple[str, An
     for complexity in COMPLEXITIES:
         value = entry.metric("json_exact", complexity)
         out[complexity] = (fmt_metric("json_exact", value), value)
-    if metric not in out:
-        value = entry.metric(metric)
-        out[metric] = (fmt_metric(metric, value), value)
+    for key in (metric, *metrics):
+        if key not in out:
+            value = entry.metric(key)
+            out[key] = (fmt_metric(key, value), value)
     return out
 
 
@@ -313,6 +442,35 @@ def _ranked_by(group: Group) -> str:
     return f"Ranked by {name}" + (f" (`{group.metric}`)" if name != group.metric else "")
 
 
+def _published_sets(groups: list[Group]) -> list[PublishedSet]:
+    """The published sets a page cites: those with rows in it, else (none shown, e.g. --no-published) those of
+    its tasks."""
+    shown = [s for s in PUBLISHED_SETS if any(s.holds(e) for g in groups for e in g.entries)]
+    tasks = {g.data.task for g in groups}
+    return shown or [s for s in PUBLISHED_SETS if s.data.task in tasks]
+
+
+def _set_md(published: PublishedSet) -> str:
+    data = published.data
+    return f"{data.task} `{data.path}`, sha256 {data.short_sha}, {data.rows} rows"
+
+
+def _published_md(groups: list[Group]) -> str:
+    sets = _published_sets(groups)
+    if not sets:
+        return "."
+    if len(sets) == 1:
+        return (
+            f"; rows marked *published* are {sets[0].lead}, not measured here, and appear only beside results "
+            f"measured on their test set ({_set_md(sets[0])})."
+        )
+    leads = "; ".join(f"{s.lead} ({_set_md(s)})" for s in sets)
+    return (
+        "; rows marked *published* are not measured here, and each appears only beside results measured on "
+        f"its test set: {leads}."
+    )
+
+
 def markdown_table(groups: list[Group], skipped: list[tuple[Path, str]]) -> str:
     """`leaderboard.md`: one ranked table per test set, where the published figures come from, skipped files."""
     lines = [
@@ -320,13 +478,11 @@ def markdown_table(groups: list[Group], skipped: list[tuple[Path, str]]) -> str:
         "",
         "One section per test set (task, data file sha256, rows evaluated): scores measured on different rows "
         "are not comparable, so they are never ranked together. Measured rows are read from results JSONs "
-        "(`maaza eval`); rows marked *published* are figures from the "
-        f"[Maaza MLM-135M-JSON v1 card]({PUBLISHED_URL}), not measured here, and appear only beside results "
-        f"measured on their test set ({EDGEJSON_V3_TEST.task} `{EDGEJSON_V3_TEST.path}`, sha256 "
-        f"{EDGEJSON_V3_TEST.short_sha}, {EDGEJSON_V3_TEST.rows} rows).",
+        "(`maaza eval`)" + _published_md(groups),
     ]
     for group in groups:
-        cols = columns(group.metric)
+        cols = group.columns
+        metrics = group.layout.metrics if group.layout else ()
         lines += ["", f"## {_md(group.heading())}", ""]
         intro = _ranked_by(group) + "."
         if group.plots:
@@ -338,7 +494,7 @@ def markdown_table(groups: list[Group], skipped: list[tuple[Path, str]]) -> str:
             "|---:|" + "|".join("---:" if _numeric(key) else "---" for key, _ in cols) + "|",
         ]
         for rank, entry in enumerate(group.entries, start=1):
-            row = cells(entry, group.metric)
+            row = cells(entry, group.metric, metrics)
             texts = [_md(row[key][0]) for key, _ in cols]
             if entry.published:
                 texts[0] = f"*{texts[0]}*"
@@ -396,7 +552,7 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
     });
   });
   // index.html#sort=KEY (ascending) or #sort=-KEY (descending) opens the page sorted by that column.
-  var match = /^#sort=(-?)([a-z_]+)$/.exec(location.hash);
+  var match = /^#sort=(-?)([a-z0-9_]+)$/.exec(location.hash);
   if (match) {
     var th = table.tHead.querySelector('th[data-key="' + match[2] + '"]');
     if (th) { th.click(); if (match[1]) { th.click(); } }
@@ -410,14 +566,15 @@ def _e(value: Any) -> str:
 
 
 def _html_table(group: Group, table_id: str) -> str:
-    cols = columns(group.metric)
+    cols = group.columns
+    metrics = group.layout.metrics if group.layout else ()
     head = "".join(
         f'<th class="{"num" if _numeric(key) else "text"}" data-key="{key}" scope="col">{_e(title)}</th>'
         for key, title in cols
     )
     body_rows = []
     for entry in group.entries:
-        row = cells(entry, group.metric)
+        row = cells(entry, group.metric, metrics)
         tds = []
         for key, _ in cols:
             text, raw = row[key]
@@ -429,6 +586,14 @@ def _html_table(group: Group, table_id: str) -> str:
         f'<div class="scroll"><table class="sortable" id="{table_id}"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body_rows)}</tbody></table></div>"
     )
+
+
+def _published_html(groups: list[Group]) -> str:
+    sets = _published_sets(groups)
+    if not sets:
+        return "."
+    leads = " and ".join(_e(s.lead_text) for s in sets)
+    return f"; grey italic rows are {leads}, not measured here, shown only beside results on their test set."
 
 
 def html_page(groups: list[Group], skipped: list[tuple[Path, str]], plots: dict[str, bytes]) -> str:
@@ -459,9 +624,9 @@ def html_page(groups: list[Group], skipped: list[tuple[Path, str]], plots: dict[
         f"<title>{title}</title><style>{CSS}</style></head><body>"
         f"<h1>{title}</h1>"
         '<p class="lead">One table per test set (task, data file sha256, rows evaluated): scores on different '
-        "rows are never ranked together. Measured rows come from results JSONs (<code>maaza eval</code>); grey "
-        "italic rows are figures published in the Maaza MLM-135M-JSON v1 card, not measured here, shown only "
-        "beside results on their test set. Click a column to sort.</p>"
+        "rows are never ranked together. Measured rows come from results JSONs (<code>maaza eval</code>)"
+        + _published_html(groups)
+        + " Click a column to sort.</p>"
         + "".join(sections)
         + (f'<ul class="small">{"".join(skips)}</ul>' if skips else "")
         + f"<script>{SORT_JS}</script></body></html>\n"
@@ -501,7 +666,7 @@ def _scatter(ax: Any, entries: list[Entry], x_of: Any, metric: str, xlabel: str)
     if not points:
         _empty(ax, f"no rows with {xlabel.lower()} and {metric}")
         return
-    scale = 100 if metric in PERCENT_METRICS else 1
+    scale = 100 if is_percent(metric) else 1
     for kind, color in COLORS.items():
         chosen = [(e, x, y) for e, x, y in points if _kind(e) == kind]
         if not chosen:
@@ -535,12 +700,7 @@ def _scatter(ax: Any, entries: list[Entry], x_of: Any, metric: str, xlabel: str)
 
 
 def _axis_label(metric: str) -> str:
-    return METRIC_NAMES.get(metric, metric) + (" (%)" if metric in PERCENT_METRICS else "")
-
-
-def _second(metric: str) -> str:
-    """The metric plotted beside the headline one."""
-    return "field_f1" if metric != "field_f1" else DEFAULT_METRIC
+    return METRIC_NAMES.get(metric, metric) + (" (%)" if is_percent(metric) else "")
 
 
 def _log_ticks(ax: Any, low: float, high: float, *, params: bool) -> None:
@@ -562,11 +722,13 @@ def _params_tick(value: float) -> str:
     return f"{value / 1e9:g}B" if value >= 1e9 else f"{value / 1e6:g}M"
 
 
-def plot_perf_vs_params(entries: list[Entry], metric: str = DEFAULT_METRIC) -> bytes:
+def plot_perf_vs_params(
+    entries: list[Entry], metric: str = DEFAULT_METRIC, second: str | None = None
+) -> bytes:
     figure = _figure(11, 5)
     left, right = figure.subplots(1, 2)
     _scatter(left, entries, lambda e: e.params, metric, "Parameters (log scale)")
-    _scatter(right, entries, lambda e: e.params, _second(metric), "Parameters (log scale)")
+    _scatter(right, entries, lambda e: e.params, second or _second(metric), "Parameters (log scale)")
     figure.suptitle("Performance vs parameters")
     return _png(figure)
 
@@ -648,16 +810,18 @@ def finetune_pairs(entries: list[Entry], metric: str = DEFAULT_METRIC) -> list[t
     return pairs
 
 
-def plot_finetuned_vs_base(entries: list[Entry], headline: str = DEFAULT_METRIC) -> bytes:
+def plot_finetuned_vs_base(
+    entries: list[Entry], headline: str = DEFAULT_METRIC, second: str | None = None
+) -> bytes:
     figure = _figure(11, 5)
     axes = figure.subplots(1, 2)
     pairs = finetune_pairs(entries, headline)
-    for ax, metric in zip(axes, (headline, _second(headline)), strict=True):
+    for ax, metric in zip(axes, (headline, second or _second(headline)), strict=True):
         label = _axis_label(metric)
         if not pairs:
             _empty(ax, "no base model with both a base and a fine-tuned row")
             continue
-        scale = 100 if metric in PERCENT_METRICS else 1
+        scale = 100 if is_percent(metric) else 1
         for offset, role, color in (
             (-0.2, "base", COLORS["base"]),
             (0.2, "fine-tuned", COLORS["fine-tuned"]),
@@ -675,32 +839,19 @@ def plot_finetuned_vs_base(entries: list[Entry], headline: str = DEFAULT_METRIC)
 
 def render_plots(group: Group) -> dict[str, bytes]:
     """PNG bytes per plot file name of one group (`group.plots`; none for the published-only group)."""
-    if group.published_only:
+    if group.published_only or group.layout is None:
         return {}
-    entries, metric = group.entries, group.metric
-    drawn = {
-        "perf_vs_params.png": plot_perf_vs_params(entries, metric),
-        "perf_by_complexity.png": plot_by_complexity(entries),
-        "size_vs_perf.png": plot_size_vs_perf(entries, metric),
-        "finetuned_vs_base.png": plot_finetuned_vs_base(entries, metric),
+    entries, metric, second = group.entries, group.metric, group.layout.second
+    draw = {
+        "perf_vs_params.png": lambda: plot_perf_vs_params(entries, metric, second),
+        "perf_by_complexity.png": lambda: plot_by_complexity(entries),
+        "size_vs_perf.png": lambda: plot_size_vs_perf(entries, metric),
+        "finetuned_vs_base.png": lambda: plot_finetuned_vs_base(entries, metric, second),
     }
-    return {_suffixed(name, group.suffix): data for name, data in drawn.items()}
+    return {_suffixed(name, group.suffix): draw[name]() for name in group.layout.plots}
 
 
 # --------------------------------------------------------------------------------------------- write
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json_row(entry: Entry, rank: int) -> dict[str, Any]:
@@ -719,6 +870,10 @@ def _json_row(entry: Entry, rank: int) -> dict[str, Any]:
         "overall": entry.overall,
         "by_complexity": entry.by_complexity,
         "tokens_per_s": entry.tokens_per_s,
+        "latency_ms_p50": entry.latency_ms_p50,
+        "batched_per_s": entry.batched_per_s,
+        "backend": entry.backend,
+        "precision": entry.precision,
         "notes": entry.notes,
     }
 
@@ -730,6 +885,7 @@ def _json_group(group: Group) -> dict[str, Any]:
         "task": data.task,
         "data": {"path": data.path, "sha256": data.sha256, "rows": data.rows},
         "ranked_by": group.metric,
+        "columns": [{"key": key, "title": title} for key, title in group.columns],
         "published_only": group.published_only,
         "notes": group.notes,
         "plots": list(group.plots),
@@ -754,7 +910,7 @@ def write_leaderboard(
         plots.update(render_plots(group))
     written = []
     for name, data in plots.items():
-        _write_bytes(out / name, data)
+        atomic_write_bytes(out / name, data)
         written.append(out / name)
     atomic_write_text(out / "leaderboard.md", markdown_table(groups, skipped))
     atomic_write_text(out / "index.html", html_page(groups, skipped, plots))

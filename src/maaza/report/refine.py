@@ -14,14 +14,13 @@ registry (`get_task("edgejson")`), the leaf helpers from `maaza.schemas`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
-from maaza.io import atomic_write_json, atomic_write_text, iter_jsonl
+from maaza.io import atomic_write_json, atomic_write_text, file_sha256, iter_jsonl
 from maaza.report.results import COMPLEXITIES, load_results
 from maaza.schemas import flatten_leaves, format_leaf_path, values_equal
 from maaza.tasks import get_task
@@ -76,14 +75,6 @@ def _complexities(results: dict[str, Any]) -> dict[str, str]:
     return {schema: counter.most_common(1)[0][0] for schema, counter in counts.items()}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_expected(results: dict[str, Any], data_path: str | Path | None = None) -> tuple[dict[str, Any], str]:
     """Gold objects by row id from the data file (`--data`, else `results["data"]["path"]`) and a note."""
     named = data_path or (results.get("data") or {}).get("path")
@@ -99,7 +90,7 @@ def load_expected(results: dict[str, Any], data_path: str | Path | None = None) 
     }
     note = f"expected values from {path}"
     recorded = (results.get("data") or {}).get("sha256")
-    if recorded and recorded != _sha256(path):
+    if recorded and recorded != file_sha256(path):
         note += " (WARNING: its sha256 differs from the evaluated file's; diffs may be wrong)"
     return expected, note
 

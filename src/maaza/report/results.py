@@ -1,13 +1,16 @@
 """Reading results JSONs for reports: path expansion, validation, one display row per file.
 
-Also the *published* reference figures (the Maaza MLM-135M-JSON v1 card and the baselines it
-quotes), kept apart from anything measured here and always labelled as published, and the test-set
-identity (`EvalData`) that says which scores may be ranked together.
+Also the *published* reference figures, kept apart from anything measured here and always labelled as
+published: a small table (`PUBLISHED_SETS`) of test sets and the figures quoted for them (the Maaza
+MLM-135M-JSON v1 card and the baselines it quotes, on EdgeJSON v3 test; the BANKING77 baselines quoted in
+maaza issue #20, on BANKING77 test), and the test-set identity (`EvalData`) that says which scores may be
+ranked together.
 """
 
 from __future__ import annotations
 
 import glob
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +35,29 @@ METRIC_NAMES: dict[str, str] = {
     "leaf_f1": "Leaf F1",
     "schema_valid": "Schema valid",
     "parse_rate": "Parse rate",
+    "top1": "top-1",
+    "top5": "top-5",
+    "macro_f1": "macro-F1",
+    "in_scope_accuracy": "in-scope acc.",
+    "oos_recall": "OOS recall",
+    "oos_precision": "OOS precision",
 }
-# Shown as percentages; the F1s are shown as 0..1 fractions, as in the published card.
-PERCENT_METRICS = frozenset({"json_exact", "schema_compliance", "schema_valid", "parse_rate"})
+# Shown as percentages (and so is any metric named `*accuracy`, `*recall` or `*precision`, see
+# `is_percent`); the F1s are shown as 0..1 fractions, as in the published card.
+PERCENT_METRICS = frozenset(
+    {
+        "json_exact",
+        "schema_compliance",
+        "schema_valid",
+        "parse_rate",
+        "top1",
+        "top5",
+        "in_scope_accuracy",
+        "oos_recall",
+        "oos_precision",
+    }
+)
+PERCENT_SUFFIXES = ("accuracy", "recall", "precision")
 PUBLISHED_CARD = "CycleCore/Maaza-MLM-135M-JSON-v1 model card"
 PUBLISHED_URL = "https://huggingface.co/CycleCore/Maaza-MLM-135M-JSON-v1"
 # Results written before results JSONs named their task were all EdgeJSON evaluations.
@@ -94,6 +117,8 @@ class Entry:
     fine_tuned: bool = False
     base: str | None = None
     tokens_per_s: float | None = None
+    latency_ms_p50: float | None = None  # batch-1 latency (classifiers: timing.latency_ms.p50)
+    batched_per_s: float | None = None  # classifiers: inferences/s over all rows, batched
     backend: str | None = None
     precision: str | None = None
     n: int | None = None
@@ -101,7 +126,7 @@ class Entry:
     label: str = ""
     params_text: str | None = None  # published rows: the figure as the source wrote it
     size_text: str | None = None
-    eval_data: EvalData | None = None  # what it was measured on (published rows: EDGEJSON_V3_TEST)
+    eval_data: EvalData | None = None  # what it was measured on (published rows: their set's `data`)
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -194,6 +219,90 @@ def published_entries() -> list[Entry]:
             params_text="0.5B",
             notes=["params nominal (from the model name)"],
         ),
+    ]
+
+
+# BANKING77 test.jsonl (3080 rows) under the data root, as `maaza eval --task intent` hashes it.
+BANKING77_TEST = EvalData(
+    task="intent",
+    sha256="649607fa7b124293c80b455d2effe5e41da713e1836ee936073fe34ab9dc6fba",
+    rows=3080,
+    path="banking77/test.jsonl",
+)
+BANKING77_LEAD = "figures quoted in maaza issue #20 (EdgeIntent)"
+BANKING77_SOURCE = f"{BANKING77_LEAD}, not measured here"  # every BANKING77 published row's `source`
+
+
+def banking77_published_entries() -> list[Entry]:
+    """Fine-tuned encoder baselines on BANKING77 test (top-1 only), as quoted in maaza issue #20."""
+    return [
+        Entry(
+            model=model,
+            variant="",
+            prompt_format=None,
+            constrained=None,
+            params=params,
+            size_bytes=None,
+            overall={"top1": top1},
+            by_complexity={},
+            source=BANKING77_SOURCE,
+            published=True,
+            n=BANKING77_TEST.rows,
+            params_text=params_text,
+            eval_data=BANKING77_TEST,
+        )
+        for model, params, params_text, top1 in (
+            ("BERT-base", 110_000_000, "110M", 0.931),
+            ("DistilBERT", 66_000_000, "66M", 0.925),
+            ("ModernBERT-base", 149_000_000, "149M", 0.940),
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class PublishedSet:
+    """Figures published for one test set: shown only beside results of its task (see `published_for`)."""
+
+    data: EvalData  # the test set every figure was measured on
+    entries: Callable[[], list[Entry]]  # the rows, each with `eval_data=data` and `published=True`
+    lead: str  # "figures from <where>", as markdown: a page says "rows marked *published* are <lead>, not
+    # measured here"
+    lead_text: str  # the same without markup
+    url: str | None = None
+
+    def holds(self, entry: Entry) -> bool:
+        return entry.published and entry.eval_data is not None and entry.eval_data.key == self.data.key
+
+
+PUBLISHED_SETS: tuple[PublishedSet, ...] = (
+    PublishedSet(
+        EDGEJSON_V3_TEST,
+        published_entries,
+        lead=f"figures from the [Maaza MLM-135M-JSON v1 card]({PUBLISHED_URL})",
+        lead_text="figures published in the Maaza MLM-135M-JSON v1 card",
+        url=PUBLISHED_URL,
+    ),
+    PublishedSet(
+        BANKING77_TEST,
+        banking77_published_entries,
+        lead=BANKING77_LEAD,
+        lead_text=BANKING77_LEAD,
+    ),
+)
+
+
+def published_for(tasks: set[str] | None = None) -> list[Entry]:
+    """The published rows of every set whose task is among `tasks` (None: all sets).
+
+    A set's rows join the group measured on its test set; with results of its task on other rows only they
+    stand apart as their own group; with no result of its task they are left out (BANKING77 figures have
+    nothing to say beside EdgeJSON results, and the other way round).
+    """
+    return [
+        entry
+        for published in PUBLISHED_SETS
+        if tasks is None or published.data.task in tasks
+        for entry in published.entries()
     ]
 
 
@@ -325,9 +434,26 @@ def eval_data_of(results: dict[str, Any]) -> EvalData:
     )
 
 
+def is_classifier_results(results: dict[str, Any]) -> bool:
+    """Results of a classifier (`maaza.eval.classifier.evaluate_probabilities`): label probabilities, no
+    decoding, so batch-1 latency in ms and batched inferences/s instead of tokens/s."""
+    timing = results.get("timing") or {}
+    return timing.get("tokens_per_s") is None and ("batched_per_s" in timing or "latency_ms" in timing)
+
+
 def describe_variant(results: dict[str, Any]) -> str:
-    """How a results file was decoded: `[variant, ]PROMPT prompt, constrained|unconstrained`."""
+    """How a results file was run: `[variant, ]PROMPT prompt, constrained|unconstrained` (a generative
+    model's decoding), or `[variant, ]BACKEND PRECISION[, OOS threshold T]` (a classifier's)."""
     config = results.get("config") or {}
+    if is_classifier_results(results):
+        model = results.get("model") or {}
+        runtime = " ".join(str(model[k]) for k in ("backend", "precision") if model.get(k)) or "classifier"
+        parts = [runtime]
+        if config.get("threshold") is not None:
+            parts.append(f"OOS threshold {config['threshold']}")
+        if config.get("variant"):
+            parts.insert(0, str(config["variant"]))
+        return ", ".join(parts)
     parts = [
         f"{config.get('prompt_format')} prompt",
         "constrained" if config.get("constrained") else "unconstrained",
@@ -361,9 +487,17 @@ def entry_from_results(path: Path, results: dict[str, Any]) -> Entry:
     metrics = results.get("metrics") or {}
     overall = metrics.get("overall") or {}
     variant = str(config.get("variant") or adapter_label(model.get("adapter")))
+    timing = results.get("timing") or {}
     notes = []
     if results.get("status", "complete") != "complete":
         notes.append(f"partial: {overall.get('n')}/{(results.get('data') or {}).get('rows')} rows")
+    label = ""
+    if is_classifier_results(results):  # no decoding to tell runs apart: name the runtime instead
+        label = " ".join(
+            [str(model.get("name") or "?")]
+            + ([f"[{variant}]"] if variant else [])
+            + [str(model[k]) for k in ("backend", "precision") if model.get(k)]
+        )
     return Entry(
         model=str(model.get("name") or "?"),
         variant=variant,
@@ -376,13 +510,29 @@ def entry_from_results(path: Path, results: dict[str, Any]) -> Entry:
         source=str(path),
         fine_tuned=is_fine_tuned(model),
         base=model.get("base"),
-        tokens_per_s=(results.get("timing") or {}).get("tokens_per_s"),
+        tokens_per_s=timing.get("tokens_per_s"),
+        latency_ms_p50=latency_ms_p50(timing),
+        batched_per_s=_number(timing.get("batched_per_s")),
         backend=model.get("backend"),
         precision=model.get("precision"),
         n=overall.get("n"),
         notes=notes,
+        label=label,
         eval_data=eval_data_of(results),
     )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def latency_ms_p50(timing: dict[str, Any]) -> float | None:
+    """Median latency in ms: a classifier's batch-1 `latency_ms.p50`, else a generative run's `latency_s.p50`."""
+    p50 = _number((timing.get("latency_ms") or {}).get("p50"))
+    if p50 is None:
+        seconds = _number((timing.get("latency_s") or {}).get("p50"))
+        p50 = None if seconds is None else 1000 * seconds
+    return p50
 
 
 def unique_labels(entries: list[Entry]) -> None:
@@ -398,11 +548,16 @@ def unique_labels(entries: list[Entry]) -> None:
 # ------------------------------------------------------------------------------------------ formatting
 
 
+def is_percent(key: str) -> bool:
+    """Whether a metric is a rate shown as a percentage (F1s and other scores: 0..1 with 3 decimals)."""
+    return key in PERCENT_METRICS or key.endswith(PERCENT_SUFFIXES)
+
+
 def fmt_metric(key: str, value: Any, *, digits: int = 1) -> str:
     """Percent for rates, 3 decimals for F1s, '-' for missing."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return "-"
-    if key in PERCENT_METRICS:
+    if is_percent(key):
         return f"{100 * value:.{digits}f}%"
     return f"{value:.3f}"
 

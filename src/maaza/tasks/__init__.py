@@ -16,7 +16,11 @@ from maaza.tasks.base import TASK_MEMBERS, Task, TaskData
 
 __all__ = ["Task", "TaskData", "get_task", "register_task", "task_names", "unregister_task"]
 
-BUILTIN_TASKS: dict[str, str] = {"edgejson": "maaza.tasks.edgejson:EdgeJSONTask"}
+BUILTIN_TASKS: dict[str, str] = {
+    "edgejson": "maaza.tasks.edgejson:EdgeJSONTask",
+    "intent": "maaza.tasks.intent:banking77_task",
+    "intent-clinc150": "maaza.tasks.intent:clinc150_task",
+}
 ENTRY_POINT_GROUP = "maaza.tasks"
 
 _registered: dict[str, Task] = {}

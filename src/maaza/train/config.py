@@ -8,6 +8,7 @@ choice is checked here against its registry, so a typo is an error naming the ke
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Literal
 
 from maaza.errors import MaazaError
@@ -21,7 +22,7 @@ EDGEJSON_RESOURCE = "schemas"  # data.schemas: the edgejson resource, passed to 
 # Keys added after checkpoints were first written: left out of the recipe hash while at their default, so a
 # checkpoint of a config that does not use them still resumes (maaza.train.recipe.recipe_hash).
 ADDED_KEYS: dict[str, tuple[str, ...]] = {
-    "model": ("kind", "init", "architecture"),
+    "model": ("kind", "init", "architecture", "vocab_cut", "teacher_layers"),
     "data": ("resources", "mixture"),
     "train": ("loss", "distill"),
 }
@@ -90,14 +91,31 @@ class ModelSettings:
     # linear head on its last prompt token over the task's labels.
     kind: Literal["causal_lm", "sequence_classifier"] = "causal_lm"
     # How it starts: the base's weights, random weights of `architecture`, or the base's embeddings and
-    # every k-th layer (k = the base's layers // architecture.layers).
+    # every k-th layer (k = the base's layers // architecture.layers), or the layers `teacher_layers` names.
     init: Literal["pretrained", "config", "teacher_layers"] = "pretrained"
     architecture: ArchitectureSettings | None = None
+    # With init teacher_layers: the teacher layer each student layer copies, in order (one per
+    # architecture.layers, ascending, each below the teacher's layer count). None: every k-th layer.
+    teacher_layers: list[int] | None = None
+    # Cut the vocabulary to the tokens of the run's texts (the task's prompts of every training and
+    # validation row, and a causal LM's targets) before tokenizing them (maaza.train.vocab_cut): the 256
+    # byte tokens, the special tokens and the merges that build the kept tokens stay, so every text
+    # tokenizes as before and any other text still does. The embeddings keep the kept rows and the cut
+    # tokenizer is saved with the model. Only with init config or teacher_layers: a pretrained model
+    # keeps its vocabulary.
+    vocab_cut: bool = False
 
     def validate(self) -> None:
+        if self.teacher_layers is not None and self.init != "teacher_layers":
+            raise MaazaError("model.teacher_layers: only read with model.init teacher_layers")
         if self.init == "pretrained":
             if self.architecture is not None:
                 raise MaazaError("model.architecture: only read with model.init config or teacher_layers")
+            if self.vocab_cut:
+                raise MaazaError(
+                    "model.vocab_cut: a pretrained model keeps its vocabulary; cut it with model.init "
+                    "config or teacher_layers"
+                )
             return
         if self.method != "full":
             raise MaazaError(f"model.method: model.init {self.init} trains new weights: needs method 'full'")
@@ -106,6 +124,25 @@ class ModelSettings:
         if self.architecture is None:
             raise MaazaError(f"model.architecture: model.init {self.init} needs an architecture")
         self.architecture.check(self.init)
+        if self.vocab_cut and self.architecture.vocab_size is not None:
+            raise MaazaError(
+                "model.architecture.vocab_size: model.vocab_cut sets the vocabulary; leave it out"
+            )
+        if self.teacher_layers is not None:
+            self._check_teacher_layers(self.teacher_layers, self.architecture.layers or 0)
+
+    @staticmethod
+    def _check_teacher_layers(picked: list[int], layers: int) -> None:
+        where = "model.teacher_layers"
+        if len(picked) != layers:
+            raise MaazaError(
+                f"{where}: lists {len(picked)} layers, but model.architecture.layers is {layers}; "
+                "name one teacher layer per student layer"
+            )
+        if any(index < 0 for index in picked):
+            raise MaazaError(f"{where}: {picked} has a negative index; teacher layers count from 0")
+        if any(a >= b for a, b in pairwise(picked)):
+            raise MaazaError(f"{where}: {picked} must be distinct and ascending (the teacher's order)")
 
 
 @dataclass
@@ -187,6 +224,9 @@ class DistillSettings:
     temperature: float = 2.0
     alpha: float = 0.5  # alpha * T^2 * KL(teacher || student) + (1 - alpha) * CE(labels)
     teacher_logits: str | None = None  # the cache file (maaza.train.teacher): every training row's logits
+    # The teacher the cache must come from (its weights hash, maaza.train.top_layers.weights_hash): a cache
+    # of another teacher is refused. None: any teacher's cache is accepted (its hash is still reported).
+    teacher_hash: str | None = None
 
 
 @dataclass

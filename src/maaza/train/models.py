@@ -5,13 +5,17 @@
   `AutoModelForSequenceClassification`, so the saved folder loads without maaza).
 - init `pretrained`: the weights of `model.base`; `config`: random weights of `model.architecture` in the
   base's family, with its tokenizer; `teacher_layers`: the base's embeddings, final norm and every k-th
-  layer (k = its layers // architecture.layers), the usual start of a layer-dropped student.
+  layer (k = its layers // architecture.layers) or the layers `model.teacher_layers` names, the usual start
+  of a layer-dropped student.
+- `model.vocab_cut` (init config or teacher_layers): the tokenizer and the embeddings cut to the tokens of
+  the run's texts (maaza.train.vocab_cut), before the data is tokenized with the cut tokenizer.
 Either kind trains fully or with LoRA (method), optionally through Q4_0 fake quantization.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,22 +54,31 @@ def architecture_config(base_config: Any, arch: ArchitectureSettings) -> Any:
     return type(base_config)(**values)
 
 
-def copy_teacher_layers(teacher: Any, student: Any, stride: int) -> list[int]:
-    """Copy every weight of `student` from `teacher`, layer i from teacher layer i * stride; returns those.
-
-    A weight the teacher lacks is only allowed for a classifier's fresh head.
+def copy_teacher_layers(teacher: Any, student: Any, layers: int | Sequence[int]) -> list[int]:
+    """Copy every weight of `student` from `teacher`: student layer i from teacher layer `layers[i]` (a
+    stride k: layer i * k); returns the teacher layers copied. A weight the teacher lacks is only allowed for
+    a classifier's fresh head.
     """
     import torch
 
+    count = student.config.num_hidden_layers
+    picks = [i * layers for i in range(count)] if isinstance(layers, int) else list(layers)
+    if len(picks) != count:
+        raise MaazaError(f"model.teacher_layers: {len(picks)} teacher layers for a {count}-layer student")
+    depth = teacher.config.num_hidden_layers
+    if outside := [index for index in picks if not 0 <= index < depth]:
+        raise MaazaError(
+            f"model.teacher_layers: {outside} out of range: the teacher has {depth} layers (0..{depth - 1})"
+        )
     source = teacher.state_dict()
     target = student.state_dict()
     picked: set[int] = set()
     with torch.no_grad():
         for name, tensor in target.items():
             match = _LAYER.match(name)
-            origin = f"{match[1]}{int(match[2]) * stride}{match[3]}" if match else name
+            origin = f"{match[1]}{picks[int(match[2])]}{match[3]}" if match else name
             if match:
-                picked.add(int(match[2]) * stride)
+                picked.add(picks[int(match[2])])
             if origin in source and source[origin].shape == tensor.shape:
                 tensor.copy_(source[origin])
             elif not name.startswith(("score.", "classifier.")):
@@ -113,7 +126,13 @@ def initial_model(config: TrainConfig, path: str, tokenizer: Any) -> tuple[Any, 
         for key, value in heads.items():
             setattr(shape, key, value)
         return cls.from_config(shape, dtype=torch.float32), {"init": "config"}
-    teacher = _load(AutoModelForCausalLM, path, settings.base)
+    source = AutoConfig.from_pretrained(path)
+    # A classifier teacher over the same labels (e.g. maaza.train.top_layers' merged teacher): its trained
+    # head is copied too, so the student starts where the teacher's last layers and head end.
+    same_head = bool(labels) and dict(getattr(source, "id2label", {}) or {}) == heads.get("id2label") and any(
+        str(a).endswith("ForSequenceClassification") for a in source.architectures or ()
+    )
+    teacher = _load(AutoModelForSequenceClassification if same_head else AutoModelForCausalLM, path, settings.base)
     layers = teacher.config.num_hidden_layers
     if (arch.layers or 0) > layers:
         raise MaazaError(f"model.architecture.layers: {arch.layers} > the teacher's {layers} layers")
@@ -122,8 +141,8 @@ def initial_model(config: TrainConfig, path: str, tokenizer: Any) -> tuple[Any, 
     for key, value in heads.items():
         setattr(shape, key, value)
     student = cls.from_config(shape, dtype=torch.float32)
-    picked = copy_teacher_layers(teacher, student, layers // (arch.layers or 1))
-    return student, {"init": "teacher_layers", "teacher_layers": picked}
+    picked = copy_teacher_layers(teacher, student, settings.teacher_layers or layers // (arch.layers or 1))
+    return student, {"init": "teacher_layers", "teacher_layers": picked, "teacher_head": same_head}
 
 
 def build_model(config: TrainConfig, device: Any) -> tuple[Any, Any, Any]:
@@ -134,6 +153,8 @@ def build_model(config: TrainConfig, device: Any) -> tuple[Any, Any, Any]:
     resolved = resolve_model(config.model.base)
     tokenizer = load_tokenizer(resolved.path, padding_side="right")
     model, start = initial_model(config, resolved.path, tokenizer)
+    if config.model.vocab_cut:  # before the data is tokenized: the run tokenizes with the cut tokenizer
+        tokenizer, start = _cut_vocabulary(config, model, tokenizer, start)
     model.config.use_cache = False
     if config.model.kind == "sequence_classifier":
         model.config.pad_token_id = tokenizer.pad_token_id  # the classifier pools the last non-pad token
@@ -155,6 +176,19 @@ def build_model(config: TrainConfig, device: Any) -> tuple[Any, Any, Any]:
     model.to(device)
     model.maaza_start = start  # recorded in maaza.json and the training summary
     return model, tokenizer, resolved
+
+
+def _cut_vocabulary(
+    config: TrainConfig, model: Any, tokenizer: Any, start: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """`model` cut to the tokens of the run's texts (in place), the cut tokenizer, and `start` + its record."""
+    from maaza.train.vocab_cut import cut_embeddings, cut_vocabulary, task_texts
+
+    before = int(model.config.vocab_size)
+    cut = cut_vocabulary(tokenizer, task_texts(config, tokenizer))
+    cut_embeddings(model, cut.kept_ids)
+    record = {"vocab_before": before, "vocab_after": int(model.config.vocab_size), **cut.describe()}
+    return cut.tokenizer, {**start, "vocab_cut": record}
 
 
 def _with_lora(model: Any, config: TrainConfig) -> Any:

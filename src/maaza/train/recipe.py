@@ -97,7 +97,7 @@ class Recipe:
             from maaza.train.teacher import attach_teacher_logits, load_teacher_logits
 
             path = resolve_under_data_root(config.train.distill.teacher_logits or "")
-            self.teacher = load_teacher_logits(path, task_labels(config))
+            self.teacher = load_teacher_logits(path, task_labels(config), config.train.distill.teacher_hash)
             data.train = attach_teacher_logits(data.train, self.teacher)
             data.files[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
         return data

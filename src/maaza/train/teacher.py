@@ -69,8 +69,9 @@ def write_teacher_logits(
     return target
 
 
-def load_teacher_logits(path: str | Path, labels: Sequence[str]) -> TeacherLogits:
-    """Read and check a cache file against the task's labels."""
+def load_teacher_logits(path: str | Path, labels: Sequence[str], teacher_hash: str | None = None) -> TeacherLogits:
+    """Read and check a cache file against the task's labels and, when given, the expected teacher's hash:
+    logits of another teacher are refused, naming both hashes (a stale cache after retraining the teacher)."""
     file = Path(path)
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
@@ -83,6 +84,12 @@ def load_teacher_logits(path: str | Path, labels: Sequence[str]) -> TeacherLogit
     for name in ("teacher_hash", "labels", "logits"):
         if name not in data:
             raise MaazaError(f"{KEY}: {file} lacks '{name}'")
+    if teacher_hash is not None and data["teacher_hash"] != teacher_hash:
+        raise MaazaError(
+            f"{KEY}: {file} holds the logits of teacher '{data.get('teacher', '')}' with hash "
+            f"{data['teacher_hash'][:16]}..., this run's teacher has hash {teacher_hash[:16]}... "
+            "(train.distill.teacher_hash); recompute the cache with this teacher"
+        )
     if list(data["labels"]) != list(labels):
         raise MaazaError(
             f"{KEY}: {file} has labels {data['labels']}, the task's are {list(labels)} (same order)"
