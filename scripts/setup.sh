@@ -53,6 +53,21 @@ if [[ "${CI:-}" == "true" || "${MAAZA_INSTALL_CHROMIUM:-}" == "1" ]] && ! comman
   fi
 fi
 
+# onnxruntime-web for the browser demo's tests (tests/web): on CI or when asked; needs npm and the npm registry.
+if [[ "${CI:-}" == "true" || "${MAAZA_INSTALL_WEB:-}" == "1" ]]; then
+  if command -v npm >/dev/null 2>&1; then
+    want="$(node -p "require('./web/package.json').dependencies['onnxruntime-web']")"
+    have="$(node -p "require('./web/node_modules/onnxruntime-web/package.json').version" 2>/dev/null || true)"
+    if [[ "$want" != "$have" ]]; then
+      say "installing web/node_modules (onnxruntime-web $want, browser demo tests)"
+      (cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) \
+        || say "npm ci failed; the browser model tests will be skipped"
+    fi
+  else
+    say "npm not found: the web demo tests will be skipped"
+  fi
+fi
+
 # Optional llama.cpp backend (`--backend llamacpp`) and its OpenAI-compatible server (loopback teacher test).
 # llama-cpp-python has no wheel on PyPI: it is compiled (~10+ min on 2 cores); pip's wheel cache makes later
 # installs instant. On CI by default, elsewhere with MAAZA_WITH_LLAMACPP=1 (MAAZA_WITH_LLAMACPP=0 skips it on

@@ -228,3 +228,84 @@ def hide_module(monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setattr(builtins, "__import__", blocked)
 
     return hide
+
+
+# ----------------------------------------------------------------------------- a tiny NLM filter (no data root)
+
+TINY_FILTER_SPAM = [
+    ("ham", "Are we still on for lunch tomorrow at noon?"),
+    ("ham", "Sorry, running 10 minutes late. See you soon"),
+    ("ham", "Can you pick up milk on the way home"),
+    ("ham", "Happy birthday! Hope you have a lovely day"),
+    ("spam", "WINNER!! You have won a 1000 GBP prize. Call 09061701461 now to claim"),
+    ("spam", "URGENT: your mobile number has been awarded a free holiday. Txt WIN to 80086"),
+    ("spam", "Free entry in a weekly competition! Text FA to 87121 to receive the entry question"),
+    ("spam", "Congratulations, you are selected for a cash reward. Reply YES to 85233"),
+]
+TINY_FILTER_TOXICITY = [
+    ("neither", "What a beautiful morning for a run in the park"),
+    ("neither", "The new album drops on friday, can't wait"),
+    ("neither", "Traffic on the bridge is terrible again today"),
+    ("offensive", "shut up you stupid idiot, nobody cares"),
+    ("offensive", "this trash team plays like garbage, losers"),
+    ("hate", "those people are vermin and should be thrown out"),
+]
+
+
+def _tiny_filter_config(root: Path) -> Path:
+    """A filter config of a 2 x 32 encoder on a few hand-made rows and 150 generated PII texts."""
+    import yaml
+
+    files: dict[str, Path] = {}
+    for name, rows in (("spam", TINY_FILTER_SPAM), ("toxicity", TINY_FILTER_TOXICITY)):
+        for split, repeat in (("train", 6), ("val", 1)):
+            path = root / "data" / f"{name}_{split}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lines = [json.dumps({"text": f"{text} ({i})" if i else text, "label": label})
+                     for i in range(repeat) for label, text in rows]
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            files[f"{name}_{split}"] = path
+    config = {
+        "recipe": "filter",
+        "output_dir": str(root / "run"),
+        "seed": 0,
+        # a saved tokenizer: BPE training breaks ties by hash-map order (maaza.train.filter_tokenizer), and the
+        # pinned losses need the same vocabulary in every process
+        "tokenizer": {"path": str(Path(__file__).resolve().parent / "data" / "tiny_filter_tokenizer.json")},
+        "model": {"layers": 2, "hidden": 32, "heads": 2, "intermediate": 64, "context": 128, "dropout": 0.0},
+        "spam": {"train": str(files["spam_train"]), "validation": str(files["spam_val"]), "repeat": 1},
+        "toxicity": {"train": str(files["toxicity_train"]), "validation": str(files["toxicity_val"])},
+        "pii": {"generated": 150, "generated_validation": 30},
+        "train": {"epochs": 2, "batch_size": 16, "lr": 3e-3, "max_length": 96, "threads": 1},
+        "eval_every": 10,
+        "checkpoint_every": 10,
+    }
+    path = root / "tiny_filter.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_filter_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tiny_filter_config(tmp_path_factory.mktemp("tiny_filter"))
+
+
+@pytest.fixture(scope="session")
+def tiny_filter_run(tiny_filter_config: Path) -> Path:
+    """A trained tiny filter run folder (tokenizer.json, model/, checkpoints/, training_summary.json)."""
+    from maaza.config import load_config
+    from maaza.train.filter_recipe import FilterConfig, FilterRecipe
+
+    config = load_config(FilterConfig, tiny_filter_config)
+    FilterRecipe(config).run()
+    return Path(config.output_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_filter_onnx(tiny_filter_run: Path) -> Path:
+    """The tiny filter exported to ONNX fp32 + INT8 (windows of 32 tokens, stride 8: long texts get windows)."""
+    from maaza.export.onnx_filter import export_filter_onnx
+
+    out = tiny_filter_run.parent / "onnx"
+    export_filter_onnx(tiny_filter_run, out, max_length=32, stride=8)
+    return out

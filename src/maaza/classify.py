@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from maaza.errors import MaazaError, location
+from maaza.errors import MaazaError
 
 __all__ = ["RUNTIMES", "Classification", "Classifier", "TruncationWarning", "add_classify_parser"]
 
@@ -354,30 +354,6 @@ def add_classify_parser(sub: Any) -> None:
     p.set_defaults(handler=run_classify)
 
 
-def _read_texts(path: Path) -> list[tuple[int, str, dict[str, Any]]]:
-    """(line, text, extra fields to echo) per input row; a missing/empty/non-string `text` names file:line."""
-    rows: list[tuple[int, str, dict[str, Any]]] = []
-    if path.suffix == ".jsonl":
-        from maaza.io import iter_jsonl
-
-        for number, raw in iter_jsonl(path):
-            text = raw.get("text")
-            if not isinstance(text, str):
-                what = "is missing" if text is None else "must be a string"
-                raise MaazaError(f"{location(path, number, 'text')} {what}")
-            if not text.strip():
-                raise MaazaError(f"{location(path, number, 'text')} is empty")
-            rows.append((number, text, {"id": raw["id"]} if "id" in raw else {}))
-        return rows
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise MaazaError(f"input file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MaazaError(f"cannot read input file {path}: {exc}") from None
-    return [(number, line, {}) for number, line in enumerate(lines, start=1) if line.strip()]
-
-
 def run_classify(args: argparse.Namespace) -> int:
     """Handler for `maaza classify`: input errors are MaazaErrors (one line, exit 2) raised before loading."""
     if args.top_k < 1:
@@ -386,8 +362,10 @@ def run_classify(args: argparse.Namespace) -> int:
         raise MaazaError("--batch-size must be at least 1")
     if args.file is not None and args.texts:
         raise MaazaError("give either TEXT ... or --file, not both")
+    from maaza.io import emit_lines, read_text_rows
+
     if args.file is not None:
-        rows = _read_texts(Path(args.file))
+        rows = read_text_rows(Path(args.file))
     elif args.texts:
         rows = [(index, text, {}) for index, text in enumerate(args.texts)]
         for index, text in enumerate(args.texts):
@@ -419,12 +397,5 @@ def run_classify(args: argparse.Namespace) -> int:
         )
         for (_, text, extra), result in zip(rows, results, strict=True)
     ]
-    if args.out is None:
-        for line in lines:
-            print(line)
-        return 0
-    from maaza.io import atomic_write_text
-
-    atomic_write_text(args.out, "".join(line + "\n" for line in lines))
-    print(f"{len(lines)} text(s) classified -> {args.out}", file=sys.stderr)
+    emit_lines(lines, args.out, "classified")
     return 0

@@ -253,6 +253,12 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
     add_classify_parser(sub)
 
 
+def _add_filter(sub: argparse._SubParsersAction) -> None:
+    from maaza.filter import add_filter_parser
+
+    add_filter_parser(sub)
+
+
 def _add_export(sub: argparse._SubParsersAction) -> None:
     from maaza.export.command import add_parser
 
@@ -296,6 +302,7 @@ SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_eval,
     _add_extract,
     _add_classify,
+    _add_filter,
     _add_export,
     _add_reports,
     _add_bench,

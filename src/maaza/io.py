@@ -74,13 +74,20 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
     """Yield (line number, object) for each non-blank line; a bad line is an error naming file:line."""
     file = Path(path)
     try:
-        handle = file.open(encoding="utf-8")
+        handle = file.open("rb")  # bytes: a line that is not UTF-8 is reported with its number
     except FileNotFoundError:
         raise MaazaError(f"data file not found: {file}") from None
     except OSError as exc:
         raise MaazaError(f"cannot read data file {file}: {exc.strerror}") from None
     with handle:
-        for number, line in enumerate(handle, start=1):
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise MaazaError(
+                    f"{location(file, number)}: not valid UTF-8 (byte {exc.start + 1} of the line: "
+                    f"{raw[exc.start : exc.start + 1]!r})"
+                ) from None
             if not line.strip():
                 continue
             try:
@@ -96,3 +103,48 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
 
 def write_jsonl(path: str | os.PathLike[str], rows: list[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def read_text_rows(path: str | os.PathLike[str]) -> list[tuple[int, str, dict[str, Any]]]:
+    """(line, text, fields to echo: `id`) per input row of a CLI's `--file`: a JSONL with a `text` field per
+    row (`.jsonl`), else one text per non-blank line. A missing, non-string or empty `text`, a line that is not
+    UTF-8 or not JSON is an error naming file:line."""
+    file = Path(path)
+    rows: list[tuple[int, str, dict[str, Any]]] = []
+    if file.suffix == ".jsonl":
+        for number, raw in iter_jsonl(file):
+            text = raw.get("text")
+            if not isinstance(text, str):
+                what = "is missing" if text is None else "must be a string"
+                raise MaazaError(f"{location(file, number, 'text')} {what}")
+            if not text.strip():
+                raise MaazaError(f"{location(file, number, 'text')} is empty")
+            rows.append((number, text, {"id": raw["id"]} if "id" in raw else {}))
+        return rows
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise MaazaError(f"input file not found: {file}") from None
+    except OSError as exc:
+        raise MaazaError(f"cannot read input file {file}: {exc.strerror}") from None
+    for number, raw_line in enumerate(data.splitlines(), start=1):
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MaazaError(f"{location(file, number)}: not valid UTF-8 (byte {exc.start + 1} of the line)") from None
+        if line.strip():
+            rows.append((number, line, {}))
+    return rows
+
+
+def emit_lines(lines: list[str], out: str | os.PathLike[str] | None, done: str) -> None:
+    """A CLI's output lines: to stdout, or written atomically to `out` with one line on stderr saying how many
+    texts were `done` ("classified", "checked")."""
+    import sys
+
+    if out is None:
+        for line in lines:
+            print(line)
+        return
+    atomic_write_text(out, "".join(line + "\n" for line in lines))
+    print(f"{len(lines)} text(s) {done} -> {out}", file=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,27 +10,15 @@ import pytest
 from PIL import Image
 from report_helpers import BASE_PLAN, V3, make_examples, results_doc, run_cli, write_json, write_results
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from chromium_helpers import CHROMIUM, chromium_command
+
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not on PATH (Debian: apt-get install -y chromium)"
 )
 
 
 def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
+    command = chromium_command(profile, *args)
     return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
 
 

@@ -20,6 +20,9 @@ BUILTIN_TASKS: dict[str, str] = {
     "edgejson": "maaza.tasks.edgejson:EdgeJSONTask",
     "intent": "maaza.tasks.intent:banking77_task",
     "intent-clinc150": "maaza.tasks.intent:clinc150_task",
+    "spam": "maaza.tasks.filter:spam_task",
+    "toxicity": "maaza.tasks.filter:toxicity_task",
+    "pii": "maaza.tasks.filter:pii_task",
 }
 ENTRY_POINT_GROUP = "maaza.tasks"
 

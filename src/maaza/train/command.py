@@ -31,7 +31,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from maaza.config import load_config
+    from maaza.config import load_config, load_yaml
+
+    if load_yaml(args.config).get("recipe") == "filter":
+        return run_filter(args)
     from maaza.train.config import TrainConfig
     from maaza.train.recipe import Recipe
 
@@ -48,4 +51,25 @@ def run(args: argparse.Namespace) -> int:
         )
         for kind, path in summary["outputs"].items():
             print(f"{kind}: {path}")
+    return 0
+
+
+def run_filter(args: argparse.Namespace) -> int:
+    """A `recipe: filter` config: the NLM filter recipe (maaza.train.filter_recipe)."""
+    from maaza.config import load_config
+    from maaza.train.filter_recipe import FilterConfig, FilterRecipe
+
+    overrides = list(args.overrides) + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
+    if args.task is not None:
+        from maaza.errors import MaazaError
+
+        raise MaazaError("--task: a filter config names its tasks (spam, toxicity, pii) itself")
+    config = load_config(FilterConfig, args.config, overrides)
+    summary = FilterRecipe(config).run(resume=args.resume)
+    print(
+        f"\ntrained {summary['steps']} steps ({summary['epochs']} epochs) in {summary['train_seconds']:.0f} s, "
+        f"{summary['parameters']:,} parameters, best val loss {summary['best_val_loss']} (step {summary['best_step']})"
+    )
+    for kind, path in summary["outputs"].items():
+        print(f"{kind}: {path}")
     return 0
