@@ -29,7 +29,7 @@ TEXTS = [
 
 def test_export_writes_checked_fp32_and_smaller_int8(tiny_filter_onnx: Path) -> None:
     meta = json.loads((tiny_filter_onnx / "maaza.json").read_text())
-    assert meta["kind"] == "filter" and meta["runtime"] == "onnx"
+    assert meta["kind"] == meta["task"] == "filter" and meta["runtime"] == "onnx"
     assert meta["pii_tags"] == list(BIO_TAGS) and meta["toxicity_labels"] == ["hate", "offensive", "neither"]
     assert meta["check"]["passed"] and meta["check"]["fp32_max_abs_diff_pii_logits"] < 1e-4
     assert meta["files"]["model.int8.onnx"] < meta["files"]["model.onnx"]

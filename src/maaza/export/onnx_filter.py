@@ -141,6 +141,7 @@ def export_filter_onnx(
         metadata = {
             "name": training.get("name", "nlm-5m-filter"),
             "kind": "filter",
+            "task": "filter",  # what shipped.json lists: the filter's three tasks together
             "runtime": "onnx",
             "spam_labels": training.get("spam_labels"),
             "toxicity_labels": training.get("toxicity_labels"),
