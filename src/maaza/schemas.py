@@ -80,19 +80,28 @@ def load_schema(schema: SchemaLike) -> dict[str, Any]:
 
 
 def load_schema_folder(folder: str | Path) -> dict[str, dict[str, Any]]:
-    """Every `*.json` under the folder (any depth), checked, keyed by file stem; a bad file is a clear error."""
+    """Every `*.json` under the folder (any depth), checked, keyed by file stem; a bad file is a clear error.
+
+    `folder` may name several folders joined by `os.pathsep` (`v3/schemas:my/schemas`, as `PATH` does): a
+    test set that adds its own schemas to EdgeJSON v3's names both, without copying v3's files. A schema id
+    that two files share (in one folder or across them) is an error.
+    """
     from maaza.io import read_json
 
-    root = Path(folder)
-    if not root.is_dir():
-        raise SchemaError(f"schema folder not found: {root}")
+    roots = [Path(part) for part in str(folder).split(os.pathsep) if part] or [Path(folder)]
     schemas: dict[str, dict[str, Any]] = {}
-    for path in sorted(root.rglob("*.json")):
-        if path.stem in schemas:
-            raise SchemaError(f"{path}: duplicate schema id '{path.stem}'")
-        schemas[path.stem] = check_schema(read_json(path, what="schema"), str(path))
-    if not schemas:
-        raise SchemaError(f"no schema files (*.json) under {root}")
+    seen: dict[str, Path] = {}
+    for root in roots:
+        if not root.is_dir():
+            raise SchemaError(f"schema folder not found: {root}")
+        found = sorted(root.rglob("*.json"))
+        if not found:
+            raise SchemaError(f"no schema files (*.json) under {root}")
+        for path in found:
+            if path.stem in schemas:
+                raise SchemaError(f"{path}: duplicate schema id '{path.stem}' (also {seen[path.stem]})")
+            schemas[path.stem] = check_schema(read_json(path, what="schema"), str(path))
+            seen[path.stem] = path
     return schemas
 
 

@@ -12,6 +12,7 @@ from data_helpers import NESTED_SCHEMA, SHIPMENT, SHIPMENT_SCHEMA, shipped_schem
 from maaza.data.records import RecordGenerator
 from maaza.data.render import (
     DEFAULT_WEIGHTS,
+    REALISTIC_STYLES,
     STYLES,
     Labeler,
     build_tree,
@@ -49,6 +50,8 @@ def test_every_style_is_grounded_for_several_schemas(style: str) -> None:
         for seed in range(8):
             record = _record(schema, seed)
             text = render(record, schema, style, random.Random(seed))
+            if not text and style in REALISTIC_STYLES:  # no clean text (a label equals a value): rejected upstream
+                continue
             assert ungrounded_leaves(record, text) == [], f"{style} seed {seed}:\n{text}"
 
 
@@ -59,6 +62,8 @@ def test_every_style_is_grounded_for_shipped_schemas() -> None:
             record = _record(schema, seed)
             for style in STYLES:
                 text = render(record, schema, style, random.Random(f"{schema_id}{seed}{style}"))
+                if not text and style in REALISTIC_STYLES:
+                    continue
                 missing = ungrounded_leaves(record, text)
                 assert missing == [], f"{schema_id} {style}: {missing}\n{text}"
 

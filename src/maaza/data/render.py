@@ -13,7 +13,9 @@ from records upstream. Styles (picked with weights by a seeded RNG):
   no marker (a new item shows only where a label comes back: the boundary the v3 test's long lists make a
   model infer), always "Please extract the ... information as JSON.";
 - `prose`: sentences; `email`: headers and a body; `chat`: a chat/SMS message; `log`: log line(s) with
-  `key=value` pairs; `table`: markdown or CSV tables; `document`: headings and bullets.
+  `key=value` pairs; `table`: markdown or CSV tables; `document`: headings and bullets;
+- `thread`, `conversation`, `notes`, `pdf` (weight 0 by default): realistic texts with fields in free order
+  and distractor values of the same type (`maaza.data.realistic`).
 
 Field labels are paraphrased (snake_case -> "Title Case", synonyms such as "E-mail", "Tel", "Qty").
 """
@@ -30,10 +32,12 @@ from typing import Any
 from maaza.data import vocab
 from maaza.data.semantics import tokens
 
-STYLES = ("kv", "prose", "email", "chat", "log", "table", "document", "listing")
+STYLES = ("kv", "prose", "email", "chat", "log", "table", "document", "listing",
+          "thread", "conversation", "notes", "pdf")
 DEFAULT_WEIGHTS: dict[str, float] = {
     "kv": 0.24, "prose": 0.14, "email": 0.12, "chat": 0.12, "log": 0.1, "table": 0.12, "document": 0.16,
-    "listing": 0.0,  # zero: the default mix (and every dataset generated with it) stays as it was
+    # zero: the default mix (and every dataset generated with it) stays as it was; ask with --styles
+    "listing": 0.0, "thread": 0.0, "conversation": 0.0, "notes": 0.0, "pdf": 0.0,
 }
 
 ACRONYMS = {
@@ -782,6 +786,7 @@ _CASINGS: dict[str, tuple[str, ...]] = {
     "chat": ("lower",), "log": ("raw",), "table": ("title", "sentence"), "document": ("title", "sentence"),
     "listing": ("public",),
 }
+REALISTIC_STYLES = ("thread", "conversation", "notes", "pdf")  # maaza.data.realistic.RENDERERS
 
 
 def schema_title(schema: dict[str, Any], fallback: str) -> str:
@@ -793,6 +798,10 @@ def schema_title(schema: dict[str, Any], fallback: str) -> str:
 
 def render(record: Any, schema: dict[str, Any], style: str, rng: random.Random, *, title: str = "") -> str:
     """Render `record` (validated against `schema`) in one style; grounded by construction."""
+    if style in REALISTIC_STYLES:  # they need a decoy record, so they live beside the record generator
+        from maaza.data.realistic import render_realistic
+
+        return render_realistic(record, schema, style, rng, title=title)
     if style not in RENDERERS:
         raise ValueError(f"unknown render style '{style}'; choose from {', '.join(STYLES)}")
     labeler = Labeler(rng, rng.choice(_CASINGS[style]))

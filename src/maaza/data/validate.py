@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -37,8 +38,9 @@ def _word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-def _occurs(form: str, text: str, number: bool) -> bool:
-    """`form` occurs in `text` on word boundaries (plain `str.find`, no regex: this runs per leaf)."""
+def _count(form: str, text: str, number: bool) -> int:
+    """How often `form` occurs in `text` on word boundaries (plain `str.find`, no regex: this runs per leaf)."""
+    count = 0
     start = text.find(form)
     while start != -1:
         before = text[start - 1] if start else ""
@@ -51,10 +53,17 @@ def _occurs(form: str, text: str, number: bool) -> bool:
         else:
             ok = not (form[:1].isalnum() and before and _word_char(before)) and not (
                 form[-1:].isalnum() and after and _word_char(after))
-        if ok:
-            return True
+        count += ok
         start = text.find(form, start + 1)
-    return False
+    return count
+
+
+def occurrences(form: str, text: str) -> int:
+    """How often the text form of a leaf (`surface(value)`) is written in `text` on word boundaries; a form
+    that looks like a number is matched as one (5 is not inside 15 or 2025-05)."""
+    if not form:
+        return 0
+    return _count(form, text, bool(re.fullmatch(r"-?\d+(\.\d+)?([eE][-+]?\d+)?", form)))
 
 
 def is_grounded(value: Any, text: str) -> bool:
@@ -63,8 +72,8 @@ def is_grounded(value: Any, text: str) -> bool:
     if not form:
         return True
     if isinstance(value, bool):
-        return _occurs(form, text.lower(), False)
-    return _occurs(form, text, isinstance(value, int | float))
+        return _count(form, text.lower(), False) > 0
+    return _count(form, text, isinstance(value, int | float)) > 0
 
 
 def ungrounded_leaves(record: Any, text: str) -> list[LeafPath]:
