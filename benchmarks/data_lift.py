@@ -211,14 +211,19 @@ def teacher_throughput(samples: int) -> dict[str, Any]:
     }
 
 
-def evaluate(adapter: Path, name: str, exports: Path, limit: int | None) -> dict[str, Any]:
-    """The merged model as F16 GGUF on llama.cpp, constrained, 2048 budget: the baseline's eval."""
+def f16_gguf(adapter: Path, name: str, exports: Path) -> Path:
+    """The adapter merged into the base and written as F16 GGUF under `exports` (reused when already there)."""
     from maaza.export.command import export_model
 
     sizes = exports / "sizes.json"
     if not sizes.is_file() or "gguf-f16" not in json.loads(sizes.read_text())["formats"]:
         export_model(exports, ["merged", "gguf-f16"], adapter=str(adapter), name=name, report=print)
-    gguf = exports / json.loads(sizes.read_text())["formats"]["gguf-f16"]["path"]
+    return exports / json.loads(sizes.read_text())["formats"]["gguf-f16"]["path"]
+
+
+def evaluate(adapter: Path, name: str, exports: Path, limit: int | None) -> dict[str, Any]:
+    """The merged model as F16 GGUF on llama.cpp, constrained, 2048 budget: the baseline's eval."""
+    gguf = f16_gguf(adapter, name, exports)
     data, schemas = default_paths()
     config = EvalConfig(
         data=str(data),

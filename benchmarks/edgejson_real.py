@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from common import ARTIFACTS_DIR, RESULTS_DIR, num, pct, provenance_header
-from data_lift import WORK, MixedRun, generate, mixed_config
+from data_lift import WORK, MixedRun, f16_gguf, generate, mixed_config
 from maaza.envinfo import environment
 from maaza.eval.runner import EvalConfig, EvalRun
 from maaza.io import atomic_write_json, atomic_write_text
@@ -76,15 +76,8 @@ def test_sets() -> dict[str, tuple[Path, str]]:
 
 def evaluate(system: str, test_set: str, limit: int | None) -> dict[str, Any]:
     """One system on one test set, decoded as the shipped model is (F16 GGUF, constrained + guard + grounded)."""
-    from maaza.export.command import export_model
-
     _, adapter = SYSTEMS[system]
-    exports = WORK / f"exports_real_{system}"
-    sizes = exports / "sizes.json"
-    if not sizes.is_file() or "gguf-f16" not in json.loads(sizes.read_text())["formats"]:
-        export_model(exports, ["merged", "gguf-f16"], adapter=str(adapter), name=f"mlm-135m-json-{system}",
-                     report=print)
-    gguf = exports / json.loads(sizes.read_text())["formats"]["gguf-f16"]["path"]
+    gguf = f16_gguf(adapter, f"mlm-135m-json-{system}", WORK / f"exports_real_{system}")
     rows, schemas = test_sets()[test_set]
     config = EvalConfig(data=str(rows), schemas=schemas, model=str(gguf), backend="llamacpp", batch_size=1,
                         constrained=True, loop_guard=True, grounded=True, limit=limit, max_new_tokens=2048)
@@ -125,7 +118,7 @@ def report(results: dict[str, Any]) -> str:
               "schema-chat prompt, 2048-token budget.", ""]
     lines += ["| system | real JSONExact | real Field F1 | real simple | real medium | real complex | "
               "v3 JSONExact | v3 Field F1 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for key, entry in results["systems"].items():
+    for entry in results["systems"].values():
         real, v3 = entry.get("real"), entry.get("v3")
 
         def level(result: dict[str, Any] | None, name: str) -> str:
@@ -136,7 +129,7 @@ def report(results: dict[str, Any]) -> str:
                      f"{num(real['field_f1']) if real else '-'} | {level(real, 'simple')} | {level(real, 'medium')} | "
                      f"{level(real, 'complex')} | {pct(v3['json_exact']) if v3 else '-'} | "
                      f"{num(v3['field_f1']) if v3 else '-'} |")
-    for key, entry in results["systems"].items():
+    for entry in results["systems"].values():
         genres = entry.get("real_by_genre")
         if not genres:
             continue

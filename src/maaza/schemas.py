@@ -79,6 +79,11 @@ def load_schema(schema: SchemaLike) -> dict[str, Any]:
     raise SchemaError(f"schema must be a dict or a path to a JSON file, got {type(schema).__name__}")
 
 
+def schema_folders(folder: str | Path) -> list[Path]:
+    """The folders of a schema-folder argument: one path, or several joined by `os.pathsep`."""
+    return [Path(part) for part in str(folder).split(os.pathsep) if part] or [Path(folder)]
+
+
 def load_schema_folder(folder: str | Path) -> dict[str, dict[str, Any]]:
     """Every `*.json` under the folder (any depth), checked, keyed by file stem; a bad file is a clear error.
 
@@ -88,7 +93,7 @@ def load_schema_folder(folder: str | Path) -> dict[str, dict[str, Any]]:
     """
     from maaza.io import read_json
 
-    roots = [Path(part) for part in str(folder).split(os.pathsep) if part] or [Path(folder)]
+    roots = schema_folders(folder)
     schemas: dict[str, dict[str, Any]] = {}
     seen: dict[str, Path] = {}
     for root in roots:

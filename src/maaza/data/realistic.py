@@ -30,7 +30,7 @@ from typing import Any
 
 from maaza.data import vocab
 from maaza.data.render import REALISTIC_STYLES, Labeler, Node, build_tree, join_parts, schema_title, surface
-from maaza.data.validate import occurrences
+from maaza.data.validate import occurrences, record_leaves
 
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _ATTEMPTS = 6
@@ -325,8 +325,6 @@ RENDERERS: dict[str, Callable[[Scene], str]] = {
 
 def extra_mentions(record: Any, text: str) -> list[str]:
     """Gold values written more often than the gold values themselves contain them (empty for our texts)."""
-    from maaza.data.validate import record_leaves
-
     forms = [surface(value) for _, value in record_leaves(record)]
     joined = "\n".join(forms)
     return sorted(form for form in set(forms) if form and occurrences(form, text) > occurrences(form, joined))

@@ -84,17 +84,6 @@ def check_file(path: str | Path, schemas: Mapping[str, dict[str, Any]],
     return problems, rows
 
 
-def complexity_by_schema(schema_folders: str) -> dict[str, str]:
-    """schema id -> complexity folder over every folder of an `os.pathsep` list."""
-    import os
-
-    merged: dict[str, str] = {}
-    for folder in schema_folders.split(os.pathsep):
-        if folder:
-            merged.update(schema_complexity(folder))
-    return merged
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", help="hand-written JSONL files")
@@ -102,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         schemas = load_schema_folder(args.schemas)
-        complexity_of = complexity_by_schema(args.schemas)
+        complexity_of = schema_complexity(args.schemas)
         problems: list[str] = []
         rows: list[dict[str, Any]] = []
         for file in args.files:

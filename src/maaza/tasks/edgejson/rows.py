@@ -56,9 +56,12 @@ def default_paths() -> tuple[Path | None, Path | None]:
 
 
 def schema_complexity(folder: str | Path) -> dict[str, str]:
-    """schema id -> the complexity folder it sits in (`simple/`, `medium/`, `complex/`)."""
-    root = Path(folder)
-    return {path.stem: path.parent.name for path in root.rglob("*.json") if path.parent != root}
+    """schema id -> the complexity folder it sits in (`simple/`, `medium/`, `complex/`); `folder` may join
+    several folders with `os.pathsep`, as `load_schema_folder` takes them."""
+    from maaza.schemas import schema_folders
+
+    return {path.stem: path.parent.name for root in schema_folders(folder) for path in root.rglob("*.json")
+            if path.parent != root}
 
 
 def load_rows(
