@@ -29,7 +29,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from maaza.data import vocab
-from maaza.data.render import REALISTIC_STYLES, Labeler, Node, build_tree, join_parts, schema_title, surface
+from maaza.data.render import (
+    REALISTIC_STYLES,
+    Labeler,
+    Node,
+    build_tree,
+    join_parts,
+    render,
+    schema_title,
+    surface,
+)
 from maaza.data.validate import occurrences, record_leaves
 
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
@@ -349,3 +358,10 @@ def render_realistic(record: Any, schema: dict[str, Any], style: str, rng: rando
         if not extra_mentions(record, text):
             return text
     return ""
+
+
+def render_any(record: Any, schema: dict[str, Any], style: str, rng: random.Random, *, title: str = "") -> str:
+    """Render `record` in any style of `maaza.data.render.STYLES`: the realistic ones here, the others there."""
+    if style in REALISTIC_STYLES:
+        return render_realistic(record, schema, style, rng, title=title)
+    return render(record, schema, style, rng, title=title)

@@ -798,10 +798,8 @@ def schema_title(schema: dict[str, Any], fallback: str) -> str:
 
 def render(record: Any, schema: dict[str, Any], style: str, rng: random.Random, *, title: str = "") -> str:
     """Render `record` (validated against `schema`) in one style; grounded by construction."""
-    if style in REALISTIC_STYLES:  # they need a decoy record, so they live beside the record generator
-        from maaza.data.realistic import render_realistic
-
-        return render_realistic(record, schema, style, rng, title=title)
+    if style in REALISTIC_STYLES:  # they need a decoy record from the record generator
+        raise ValueError(f"style '{style}' is rendered by maaza.data.realistic.render_any")
     if style not in RENDERERS:
         raise ValueError(f"unknown render style '{style}'; choose from {', '.join(STYLES)}")
     labeler = Labeler(rng, rng.choice(_CASINGS[style]))

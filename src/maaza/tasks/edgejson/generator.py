@@ -17,8 +17,9 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import Draft7Validator, validator_for
 
 from maaza.data.engine import Sample, Spec, TaskModule
+from maaza.data.realistic import render_any
 from maaza.data.records import RecordGenerator, RecordOptions, SchemaNotSupported
-from maaza.data.render import DEFAULT_WEIGHTS, pick_style, render, schema_title
+from maaza.data.render import DEFAULT_WEIGHTS, pick_style, schema_title
 from maaza.data.validate import DedupeValidator, ExclusionValidator, GroundingValidator
 from maaza.errors import MaazaError, location
 from maaza.io import iter_jsonl, read_json
@@ -99,7 +100,7 @@ class StyleRenderer:
 
     def render(self, spec: Spec, record: Any, rng: random.Random) -> tuple[str, str]:
         style = pick_style(rng, self.weights)
-        return style, render(record, spec.payload, style, rng, title=spec.title)
+        return style, render_any(record, spec.payload, style, rng, title=spec.title)
 
 
 def to_row(sample: Sample, teacher: str) -> dict[str, Any]:
