@@ -20,8 +20,9 @@ def maaza_cli() -> str:
 
 def provenance_header(title: str, env: dict[str, Any] | None = None) -> str:
     """Markdown lines naming the machine, commit and exact command behind a table."""
-    env = env or environment()
-    command = " ".join(shlex.quote(arg) for arg in [Path(sys.executable).name, *sys.argv])
+    env = env or environment()  # a stored environment names the run that measured, not this report's run
+    argv = " ".join(shlex.quote(arg) for arg in sys.argv)
+    command = f"{Path(sys.executable).name} {env.get('command') or argv}"
     return "\n".join(
         [
             f"# {title}",

@@ -12,7 +12,7 @@ import yaml
 from maaza.config import load_config
 from maaza.errors import MaazaError
 from maaza.train.filter_recipe import FilterConfig, FilterRecipe
-from maaza.train.filter_tokenizer import BYTE_TOKENS, UNK, train_filter_tokenizer
+from maaza.train.filter_tokenizer import BYTE_TOKENS, UNK, chosen_alphabet, train_filter_tokenizer
 from maaza.train.logs import read_curve
 
 CORPUS = [
@@ -39,6 +39,20 @@ def _bytes_of(token: str) -> bytes | None:
 @pytest.fixture(scope="module")
 def tokenizer():
     return train_filter_tokenizer(CORPUS, vocab_size=300, limit_alphabet=60)
+
+
+def test_training_is_reproducible_when_characters_tie_at_the_alphabet_limit() -> None:
+    """Characters seen once each compete for the last alphabet places: `tokenizers` alone keeps a random
+    half of them (an unstable sort over a hash map); the chosen alphabet keeps the lowest code points."""
+    seen = set("".join(CORPUS))
+    tied = sorted(set("ÀÉÎÕÜßäöüçñ") - seen)
+    texts = [*CORPUS, "".join(tied)]
+    limit = len(seen) + len(tied) // 2
+    alphabet = chosen_alphabet(texts, limit)
+    assert len(alphabet) == limit and seen <= set(alphabet)
+    assert [char for char in tied if char in alphabet] == tied[: len(tied) // 2]
+    files = {train_filter_tokenizer(texts, vocab_size=200, limit_alphabet=limit).to_str() for _ in range(8)}
+    assert len(files) == 1
 
 
 @pytest.mark.parametrize("text", CORPUS[:5] + TRICKY)

@@ -295,3 +295,34 @@ def test_card_for_an_unregistered_task(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text(text)
     card = ModelCard.load(tmp_path / "README.md")
     assert "json-extraction" not in card.data.tags and "retired-task" in card.data.tags
+
+
+def test_a_model_on_two_test_sets_names_the_set_in_every_row(tmp_path: Path) -> None:
+    """A card reporting the same decoding on two test sets (EdgeJSON v3 and a hand-written set) says which
+    row is which: comparison rows, speeds and limitations each name their set."""
+    run, docs = make_run_dir(tmp_path)
+    constrained = next(doc for doc in docs if doc["config"]["constrained"])
+    other = json.loads(json.dumps(constrained))
+    other["data"]["path"] = str(tmp_path / "edgejson_real" / "test.jsonl")
+    other["timing"]["tokens_per_s"] = 31.5
+    write_json(run / "eval" / "edgejson_real.json", other)
+    paths = [run / "eval" / "edgejson_constrained.json", run / "eval" / "edgejson_real.json"]
+    body = build_card(run, [str(p) for p in paths]).split("\n---\n", 1)[1]
+    v3_label, real_label = "on data/test.jsonl (40 rows)", "on edgejson_real/test.jsonl (40 rows)"
+    rows = [line for line in body.splitlines() if line.startswith("| mlm-135m-json-test (")]
+    assert len(rows) == 2 and v3_label in rows[0] and real_label in rows[1]
+    assert (
+        f"17.25 (schema-chat prompt, constrained, {v3_label}); 31.5 (schema-chat prompt, constrained, {real_label})"
+        in body
+    )
+    for label in (v3_label, real_label):
+        assert (
+            f"- **complex schemas** (schema-chat prompt, constrained, {label}): JSONExact 30.0% on 10 rows"
+            in body
+        )
+    assert (
+        "Evaluated only on edgejson rows (data/test.jsonl (40 rows); edgejson_real/test.jsonl (40 rows))"
+        in body
+    )
+    single = build_card(run, [str(paths[0])]).split("\n---\n", 1)[1]
+    assert "(schema-chat prompt, constrained) | measured" in single and "rows)) | measured" not in single

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from maaza.report.results import (
     LEGACY_TASK,
     METRIC_KEYS,
     METRIC_NAMES,
+    dataset_label,
     describe_variant,
     fmt_metric,
     fmt_params,
@@ -103,10 +105,11 @@ class RunFiles:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
 
     def rel(self, path: Path) -> str:
-        """A path as seen from the card's folder (the run folder)."""
+        """A path as seen from the card's folder (the run folder): `../results/x.json` for a file beside it, so
+        a committed card names no machine's absolute paths."""
         try:
-            return path.resolve().relative_to(self.root.resolve()).as_posix()
-        except ValueError:
+            return Path(os.path.relpath(path.resolve(), self.root.resolve())).as_posix()
+        except ValueError:  # another drive (Windows)
             return str(path)
 
 
@@ -163,13 +166,6 @@ def find_run_files(run_dir: str | Path, results: list[str] | None = None) -> Run
 
 def _mb(size: Any) -> str:
     return f"{size / 1e6:.1f} MB" if isinstance(size, int | float) else "-"
-
-
-def _dataset_label(results: dict[str, Any]) -> str:
-    data = results.get("data") or {}
-    path = data.get("path")
-    name = _short_path(path) if path else results.get("task", "?")
-    return f"{name} ({data.get('rows', '?')} rows)"
 
 
 def _variant_key(results: dict[str, Any]) -> str:
@@ -315,7 +311,7 @@ def front_matter(
                     task_type="text-classification" if is_classifier_results(item) else "text-generation",
                     task_name=task_label or task,
                     dataset_type=task,
-                    dataset_name=_dataset_label(item),
+                    dataset_name=dataset_label(item),
                     dataset_config=_variant_key(item),
                     dataset_split=_split(item),
                     dataset_args={
@@ -550,7 +546,7 @@ def _evaluation(files: RunFiles, results: list[tuple[Path, dict[str, Any]]], tas
         env = item.get("environment") or {}
         timing = item.get("timing") or {}
         model = item.get("model") or {}
-        lines += [f"### {_cell(_dataset_label(item))}: {_cell(describe_variant(item))}", ""]
+        lines += [f"### {_cell(dataset_label(item))}: {_cell(describe_variant(item))}", ""]
         facts = [
             f"results `{_cell(files.rel(path))}`",
             f"status `{item.get('status')}`",
@@ -632,8 +628,10 @@ def _limitations(summary: dict[str, Any], results: list[dict[str, Any]], task: C
         )
     if results:
         tasks = sorted({str(r.get("task")) for r in results})
+        sets = list(dict.fromkeys(dataset_label(r) for r in results))
         items.append(
-            f"Evaluated only on {', '.join(tasks)} rows (in-distribution test data); real inputs may differ."
+            f"Evaluated only on {', '.join(tasks)} rows ({'; '.join(sets)}); inputs unlike these may score "
+            "differently."
         )
     if not items:
         return []

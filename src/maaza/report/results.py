@@ -10,13 +10,14 @@ ranked together.
 from __future__ import annotations
 
 import glob
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
 from maaza.io import read_json
+from maaza.report.markdown import short_path
 from maaza.tasks import get_task
 
 COMPLEXITIES: tuple[str, ...] = tuple(get_task("edgejson").group_order["complexity"])  # type: ignore[attr-defined]
@@ -461,6 +462,22 @@ def describe_variant(results: dict[str, Any]) -> str:
     if config.get("variant"):
         parts.insert(0, str(config["variant"]))
     return ", ".join(parts)
+
+
+def dataset_label(results: Mapping[str, Any]) -> str:
+    """The test set a results file measured: `edgejson_v3/test.jsonl (158 rows)`."""
+    data = results.get("data") or {}
+    path = data.get("path")
+    name = short_path(path) if path else results.get("task", "?")
+    return f"{name} ({data.get('rows', '?')} rows)"
+
+
+def describe_run(results: Mapping[str, Any], among: Sequence[Mapping[str, Any]] = ()) -> str:
+    """`describe_variant`, plus the test set when `among` (the results shown together) spans several sets:
+    a card reporting a model on two test sets must say which row is which."""
+    variant = describe_variant(dict(results))
+    paths = {(r.get("data") or {}).get("path") for r in among}
+    return f"{variant}, on {dataset_label(results)}" if len(paths) > 1 else variant
 
 
 def is_fine_tuned(model: dict[str, Any]) -> bool:

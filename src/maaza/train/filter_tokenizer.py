@@ -19,16 +19,20 @@ that reads it). Why these choices:
 - **Template** `[CLS] text [SEP]`: the classification heads read `[CLS]`; both special tokens have offsets
   (0, 0) and are ignored by the PII head.
 
-Training is not reproducible across processes: `tokenizers`' BPE trainer (0.23) breaks ties between equally
-frequent pairs by hash-map order (huggingface/tokenizers#1794, fix proposed in #2066), so two runs on the same
-texts can differ in a few merges. A run saves its tokenizer first and reuses it on `--resume`, the export
-ships it with the weights, and `tokenizer.path` in a filter config starts a run from a saved one (what the
-tests do, so their pinned losses hold).
+Reproducibility: `tokenizers`' BPE trainer (0.23) cuts the alphabet at `limit_alphabet` by an unstable sort
+over a hash map, so characters tied at the cut were kept or dropped at random (measured: two runs on the same
+texts kept `/` or `»`, which renumbers every later token). We choose the alphabet ourselves (most frequent
+first, ties by code point) and hand it over as `initial_alphabet` with a limit of its own size, so the trainer
+keeps exactly it. Its merges break ties between equally frequent pairs by pair ids
+(huggingface/tokenizers#1794), which are fixed once the alphabet is. A run still saves its tokenizer first
+and reuses it on `--resume`, the export ships it with the weights, and `tokenizer.path` in a filter config
+starts a run from a saved one.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -56,10 +60,13 @@ def train_filter_tokenizer(
             pre_tokenizers.Digits(individual_digits=True),
         ]
     )
+    texts = list(texts)
+    alphabet = chosen_alphabet(texts, limit_alphabet)
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
-        limit_alphabet=limit_alphabet,
+        initial_alphabet=alphabet,
+        limit_alphabet=len(alphabet),
         special_tokens=list(SPECIAL_TOKENS),
         show_progress=False,
     )
@@ -70,6 +77,14 @@ def train_filter_tokenizer(
         special_tokens=[(CLS, tokenizer.token_to_id(CLS)), (SEP, tokenizer.token_to_id(SEP))],
     )
     return tokenizer
+
+
+def chosen_alphabet(texts: Iterable[str], limit: int) -> list[str]:
+    """The `limit` most frequent characters of `texts`, ties broken by code point: the characters that become
+    tokens of their own (the pre-tokenizer drops none, so these are the counts the trainer would see)."""
+    counts = Counter(char for text in texts for char in text)
+    ranked = sorted(counts, key=lambda char: (-counts[char], char))
+    return sorted(ranked[:limit])
 
 
 def _with_byte_tokens(tokenizer: Any) -> Any:

@@ -32,6 +32,7 @@ from maaza.report.results import (
     PUBLISHED_TRAINING,
     PUBLISHED_URL,
     Entry,
+    describe_run,
     describe_variant,
     entry_from_results,
     fmt_metric,
@@ -81,9 +82,10 @@ def _entries(results: Sequence[Mapping[str, Any]], context: Mapping[str, Any]) -
         (str((r.get("model") or {}).get("name")) for _, r in own if (r.get("model") or {}).get("name")), "?"
     )
     entries = []
+    shown = [item for _, item in own]
     for path, item in own:
         entry = entry_from_results(Path(path), dict(item))
-        entry.label = f"{name} ({describe_variant(dict(item))})"
+        entry.label = f"{name} ({describe_run(item, shown)})"
         entries.append(entry)
     for path, item in context.get("baseline") or []:
         entry = entry_from_results(Path(path), dict(item))
@@ -130,7 +132,7 @@ def _comparison(entries: list[Entry], summary: dict[str, Any], results: list[dic
             )
         )
     speeds = [
-        f"{r['timing']['tokens_per_s']} ({describe_variant(r)})"
+        f"{r['timing']['tokens_per_s']} ({describe_run(r, results)})"
         for r in results
         if (r.get("timing") or {}).get("tokens_per_s") is not None
     ]
@@ -277,7 +279,7 @@ def card_limitations(results: Sequence[Mapping[str, Any]]) -> list[str]:
     """Limitation items (markdown, no bullet): weak complexity buckets, unconstrained parse rate, date-time."""
     items = []
     for item in results:
-        variant = describe_variant(dict(item))
+        variant = describe_run(item, results)
         for name, bucket in ((item.get("metrics") or {}).get("by_complexity") or {}).items():
             value = bucket.get("json_exact")
             if isinstance(value, int | float) and value < LOW_BUCKET:
