@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
+from maaza.io import add_text_io_arguments
 
 __all__ = ["RUNTIMES", "Classification", "Classifier", "TruncationWarning", "add_classify_parser"]
 
@@ -330,11 +331,7 @@ def add_classify_parser(sub: Any) -> None:
         description="Print one JSON line {text, label, score, top_k} per TEXT, or per row of --file (a JSONL with "
         "a `text` field per row, or a .txt with one text per line); --out writes them to a JSONL file instead.",
     )
-    p.add_argument("texts", nargs="*", metavar="TEXT", help="the texts to classify")
-    p.add_argument(
-        "--file", default=None, help="input: JSONL rows with `text` (.jsonl), else one text per line"
-    )
-    p.add_argument("--out", default=None, help="write the JSON lines to this file (default: stdout)")
+    add_text_io_arguments(p, "classify")
     p.add_argument(
         "--model",
         default=None,
@@ -360,19 +357,9 @@ def run_classify(args: argparse.Namespace) -> int:
         raise MaazaError("--top-k must be at least 1")
     if args.batch_size < 1:
         raise MaazaError("--batch-size must be at least 1")
-    if args.file is not None and args.texts:
-        raise MaazaError("give either TEXT ... or --file, not both")
-    from maaza.io import emit_lines, read_text_rows
+    from maaza.io import emit_lines, text_rows_from_args
 
-    if args.file is not None:
-        rows = read_text_rows(Path(args.file))
-    elif args.texts:
-        rows = [(index, text, {}) for index, text in enumerate(args.texts)]
-        for index, text in enumerate(args.texts):
-            if not text.strip():
-                raise MaazaError(f"TEXT {index + 1} is empty")
-    else:
-        raise MaazaError("nothing to classify: give TEXT ... or --file in.jsonl|in.txt")
+    rows = text_rows_from_args(args, "classify")
     classifier = Classifier.load(args.model, runtime=args.runtime, int8=not args.fp32, threads=args.threads)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TruncationWarning)

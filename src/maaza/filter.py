@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError
+from maaza.io import add_text_io_arguments
 
 __all__ = ["Filter", "FilterResult", "add_filter_parser"]
 
@@ -235,9 +236,7 @@ def add_filter_parser(sub: Any) -> None:
         description="Print one JSON line {text, spam_score, toxicity_label, toxicity_score, pii} per TEXT, or per "
         "row of --file (JSONL with `text`, or one text per line); --redact prints the texts with PII masked.",
     )
-    p.add_argument("texts", nargs="*", metavar="TEXT", help="the texts to check")
-    p.add_argument("--file", default=None, help="input: JSONL rows with `text` (.jsonl), else one text per line")
-    p.add_argument("--out", default=None, help="write the JSON lines to this file (default: stdout)")
+    add_text_io_arguments(p, "check")
     p.add_argument("--model", default=None, help="a filter folder (default: the shipped NLM-5M-Filter)")
     p.add_argument("--fp32", action="store_true", help="run model.onnx instead of model.int8.onnx")
     p.add_argument("--redact", action="store_true", help="print each text with its PII spans masked")
@@ -246,16 +245,9 @@ def add_filter_parser(sub: Any) -> None:
 
 
 def run_filter(args: argparse.Namespace) -> int:
-    from maaza.io import emit_lines, read_text_rows
+    from maaza.io import emit_lines, text_rows_from_args
 
-    if args.file is not None and args.texts:
-        raise MaazaError("give either TEXT ... or --file, not both")
-    if args.file is not None:
-        rows = read_text_rows(Path(args.file))
-    elif args.texts:
-        rows = [(index, text, {}) for index, text in enumerate(args.texts)]
-    else:
-        raise MaazaError("nothing to check: give TEXT ... or --file in.jsonl|in.txt")
+    rows = text_rows_from_args(args, "check")
     model = Filter.load(args.model, int8=not args.fp32, threads=args.threads)
     results = model.check_batch([text for _, text, _ in rows])
     from maaza.tasks.filter.spans import redact

@@ -137,6 +137,29 @@ def read_text_rows(path: str | os.PathLike[str]) -> list[tuple[int, str, dict[st
     return rows
 
 
+def add_text_io_arguments(parser: Any, verb: str) -> None:
+    """The input and output options of a CLI that reads texts (`maaza classify`, `maaza filter`): TEXT ...,
+    `--file` (read by `read_text_rows`) and `--out` (written by `emit_lines`)."""
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help=f"the texts to {verb}")
+    parser.add_argument("--file", default=None, help="input: JSONL rows with `text` (.jsonl), else one text per line")
+    parser.add_argument("--out", default=None, help="write the JSON lines to this file (default: stdout)")
+
+
+def text_rows_from_args(args: Any, verb: str) -> list[tuple[int, str, dict[str, Any]]]:
+    """The rows of `add_text_io_arguments`' options: from `--file`, else the TEXT arguments (an empty one is
+    an error, as an empty `text` in a file is); neither or both is an error saying what to give."""
+    if args.file is not None and args.texts:
+        raise MaazaError("give either TEXT ... or --file, not both")
+    if args.file is not None:
+        return read_text_rows(Path(args.file))
+    if not args.texts:
+        raise MaazaError(f"nothing to {verb}: give TEXT ... or --file in.jsonl|in.txt")
+    for index, text in enumerate(args.texts):
+        if not text.strip():
+            raise MaazaError(f"TEXT {index + 1} is empty")
+    return [(index, text, {}) for index, text in enumerate(args.texts)]
+
+
 def emit_lines(lines: list[str], out: str | os.PathLike[str] | None, done: str) -> None:
     """A CLI's output lines: to stdout, or written atomically to `out` with one line on stderr saying how many
     texts were `done` ("classified", "checked")."""

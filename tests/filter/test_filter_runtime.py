@@ -169,3 +169,23 @@ def test_cli_names_the_line_of_invalid_utf8(tiny_filter_onnx: Path, tmp_path: Pa
     bad.write_bytes(b'{"text": "fine"}\n{"text": "caf\xe9"}\n')
     assert main(["filter", "--model", str(tiny_filter_onnx), "--file", str(bad)]) != 0
     assert f"{bad}:2: not valid UTF-8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "nothing to check: give TEXT ... or --file"),
+        (["fine", " "], "TEXT 2 is empty"),
+        (["fine", "--file", "in.txt"], "give either TEXT ... or --file, not both"),
+    ],
+)
+def test_cli_input_errors_are_one_line_before_loading(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same input rules as `maaza classify` (one helper, `maaza.io.text_rows_from_args`); the model
+    folder does not exist, so a message about it would mean the input was not checked first."""
+    from maaza.cli import main
+
+    assert main(["filter", "--model", str(tmp_path / "missing"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "missing" not in err and "Traceback" not in err

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from maaza.tasks.intent import IntentTask
-from maaza.tasks.intent.metrics import summarise
 
 __all__ = ["LabelTask", "pii_task", "spam_task", "toxic_accuracy", "toxicity_task"]
 
@@ -50,13 +49,6 @@ class LabelTask(IntentTask):
         result = super().aggregate(examples)
         if self.name == "toxicity":
             result["overall"]["toxic_accuracy"] = toxic_accuracy(examples)
-        return result
-
-    def bucket(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
-        """The overall metrics of some scored rows (without the by-label breakdown)."""
-        result = summarise(examples, self.labels, None, overall=True)
-        if self.name == "toxicity":
-            result["toxic_accuracy"] = toxic_accuracy(examples)
         return result
 
     def card_tags(self) -> list[str]:
