@@ -16,7 +16,7 @@ quickstart: setup
 # anchor or a page left out of nav fails the target. No --quiet: in mkdocs 1.6 it hides the warnings that
 # --strict counts, and the build then passes.
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -rs -p no:cacheprovider
 	$(VENV)/bin/ruff check src tests benchmarks
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/docs-site
 
