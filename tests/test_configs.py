@@ -11,7 +11,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from maaza.config import load_config
 from maaza.pipeline.config import load_pipeline
-from maaza.tasks.edgejson import PROMPT_FORMATS
+from maaza.tasks import get_task
 from maaza.train.config import ALL_PROJECTIONS, TrainConfig
 
 ALL_YAML = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
@@ -47,7 +47,7 @@ def test_the_config_hub_is_not_empty() -> None:
 def test_config_loads_and_targets_existing_modules(path: Path, smollm2_module_names: set[str]) -> None:
     config = load_config(TrainConfig, path)
     assert config.model.base == "smollm2-135m", "a new base model: add its architecture to this test"
-    assert config.data.prompt_format in PROMPT_FORMATS
+    assert config.data.prompt_format in get_task(config.task).prompt_formats, "a prompt format the task lacks"
     assert config.model.lora.target_modules, "no LoRA target modules"
     missing = [m for m in config.model.lora.target_modules if m not in smollm2_module_names]
     assert not missing, f"{path.name}: {missing} are not modules of SmolLM2-135M"

@@ -259,6 +259,12 @@ def _add_filter(sub: argparse._SubParsersAction) -> None:
     add_filter_parser(sub)
 
 
+def _add_call(sub: argparse._SubParsersAction) -> None:
+    from maaza.call import add_call_parser
+
+    add_call_parser(sub)
+
+
 def _add_export(sub: argparse._SubParsersAction) -> None:
     from maaza.export.command import add_parser
 
@@ -303,6 +309,7 @@ SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_extract,
     _add_classify,
     _add_filter,
+    _add_call,
     _add_export,
     _add_reports,
     _add_bench,

@@ -41,10 +41,15 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """The sha256 of a file's bytes, read in 1 MiB blocks."""
+    """The sha256 of a file's bytes, read in 1 MiB blocks; of a folder (a data set of several JSONL files):
+    the sha256 of its `*.jsonl` files' names and hashes, in name order."""
     import hashlib
 
     digest = hashlib.sha256()
+    if Path(path).is_dir():
+        for file in sorted(Path(path).glob("*.jsonl")):
+            digest.update(f"{file.name}\t{file_sha256(file)}\n".encode())
+        return digest.hexdigest()
     with Path(path).open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)

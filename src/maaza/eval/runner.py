@@ -20,7 +20,7 @@ from maaza.errors import MaazaError
 from maaza.io import atomic_write_json, file_sha256, read_json
 from maaza.models.loading import saved_model_metadata
 from maaza.tasks import get_task
-from maaza.tasks.base import choose_prompt_format
+from maaza.tasks.base import answer_is_object, choose_prompt_format
 
 RESULTS_SCHEMA_VERSION = 1
 # Settings that change the answers; resuming with any of them different would mix two experiments.
@@ -140,7 +140,7 @@ class EvalRun:
             "dtype": cfg.dtype,
             "constrained": cfg.constrained,
             "lenient_datetime": cfg.lenient_datetime,
-            "stop_on_json_close": cfg.stop_on_json_close,
+            "stop_on_json_close": cfg.stop_on_json_close and answer_is_object(self.task),
             "backend": cfg.backend,
             "loop_guard": cfg.loop_guard and cfg.constrained,  # it only acts on constrained rows
             "grounded": cfg.grounded,
@@ -211,7 +211,7 @@ row.id: self.task.prompt(row, prompt_format, backend.tokenizer) for row in pendi
                     [prompts[row.id] for row in chunk],
                     [self.task.constraint(row, grounded=cfg.grounded) for row in chunk] if cfg.constrained else None,
                     max_new_tokens=cfg.max_new_tokens,
-                    stop_on_json_close=cfg.stop_on_json_close,
+                    stop_on_json_close=cfg.stop_on_json_close and answer_is_object(self.task),
                     lenient_datetime=cfg.lenient_datetime,
                     loop_guard=cfg.loop_guard,
                     rewind_repeats=cfg.rewind_repeats,

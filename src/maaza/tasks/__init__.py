@@ -23,6 +23,7 @@ BUILTIN_TASKS: dict[str, str] = {
     "spam": "maaza.tasks.filter:spam_task",
     "toxicity": "maaza.tasks.filter:toxicity_task",
     "pii": "maaza.tasks.filter:pii_task",
+    "funccall": "maaza.tasks.funccall:FuncCallTask",
 }
 ENTRY_POINT_GROUP = "maaza.tasks"
 

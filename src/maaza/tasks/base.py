@@ -14,7 +14,9 @@ A task is one package under `maaza.tasks.<name>` (or any object a user registers
 - its report sections: `summary_table(results)` (the markdown `maaza eval` prints) and
   `card_sections(results)` (what a model card adds for this task).
 
-Optional: `group_order` (group key -> the values tables list first, e.g. simple, medium, complex).
+Optional: `group_order` (group key -> the values tables list first, e.g. simple, medium, complex);
+`answer_is_object` (default True: an answer is one JSON object, so unconstrained decoding may stop once it
+closes; False for an answer that is a list, e.g. function calls).
 
 The protocol is a `typing.Protocol`, so a task is any object with these members; `TaskBase` holds the
 parts most tasks share (stratified slicing, aggregation by groups, the summary table).
@@ -150,6 +152,11 @@ def timing_line(results: Mapping[str, Any]) -> str:
         f"TTFT mean {timing.get('ttft_s', {}).get('mean')} s, latency p50 {timing.get('latency_s', {}).get('p50')} s, "
         f"peak RSS {timing.get('peak_rss_mb')} MiB"
     )
+
+
+def answer_is_object(task: Any) -> bool:
+    """Whether the task's answer is one JSON object (decoding may stop when it closes); default True."""
+    return bool(getattr(task, "answer_is_object", True))
 
 
 def choose_prompt_format(
