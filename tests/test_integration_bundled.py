@@ -51,3 +51,22 @@ def test_bundled_smollm2_loads_and_generates() -> None:
     again = load_model("smollm2-135m")
     assert time.perf_counter() - started < 10
     assert sum(p.numel() for p in again.model.parameters()) == params
+
+
+WEATHER = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather in a city.",
+            "parameters": {"type": "object", "properties": {
+                "city": {"type": "string", "description": "City name."},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "description": "Temperature unit."}},
+                "required": ["city"]}}}]
+
+
+def test_shipped_function_caller_answers_with_valid_calls() -> None:
+    """The committed MLM-135M-FuncCall adapter on the real base: a fitting request gets its call, and an
+    unrelated one gets [] (the behaviour BFCL's simple and irrelevance categories score)."""
+    from maaza.call import FunctionCaller
+
+    caller = FunctionCaller.load(max_new_tokens=96)
+    assert caller.backend == "hf" and caller.prompt_format == "tools-chat"
+    calls = caller.call("What's the weather in Oslo in celsius?", WEATHER)
+    assert calls == [{"name": "get_weather", "arguments": {"city": "Oslo", "unit": "celsius"}}]
+    assert caller.call("Write me a short poem about autumn leaves.", WEATHER) == []

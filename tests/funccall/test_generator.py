@@ -199,3 +199,23 @@ def test_mix_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "wrote 30 rows" in capsys.readouterr().out
     write_rows(tmp_path / "again.jsonl", only)
     assert len((tmp_path / "again.jsonl").read_text(encoding="utf-8").splitlines()) == 40
+
+
+def test_max_calls_bounds_parallel_rows_and_the_cli_takes_a_mix(tmp_path: Path) -> None:
+    from maaza.tasks.funccall.checker import check_calls
+
+    default = generate_rows(60, seed=3, mix={"parallel": 1.0, "parallel_multiple": 1.0})
+    assert {len(row["calls"]) for row in default} == {2, 3}  # the default: 2-3 calls
+    wider = generate_rows(60, seed=3, mix={"parallel": 1.0, "parallel_multiple": 1.0}, max_calls=4)
+    assert {len(row["calls"]) for row in wider} == {2, 3, 4}
+    assert all(check_calls(row["calls"], row["ground_truth"], row["functions"]).valid for row in wider)
+    with pytest.raises(ValueError, match="max_calls must be at least 2"):
+        generate_rows(5, max_calls=1)
+    out = tmp_path / "mixed.jsonl"
+    assert main(["--n", "20", "--seed", "1", "--max-calls", "4", "--mix", "irrelevance=1,simple=1",
+                 "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert rows == generate_rows(20, seed=1, mix={"irrelevance": 1.0, "simple": 1.0}, max_calls=4)
+    assert {row["category"] for row in rows} == {"irrelevance", "simple"}
+    with pytest.raises(SystemExit):
+        main(["--n", "5", "--mix", "simple", "--out", str(out)])

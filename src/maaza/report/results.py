@@ -42,6 +42,9 @@ METRIC_NAMES: dict[str, str] = {
     "in_scope_accuracy": "in-scope acc.",
     "oos_recall": "OOS recall",
     "oos_precision": "OOS precision",
+    "ast_accuracy": "AST accuracy",
+    "parameter_f1": "param F1",
+    "spec_valid": "Spec valid",
 }
 # Shown as percentages (and so is any metric named `*accuracy`, `*recall` or `*precision`, see
 # `is_percent`); the F1s are shown as 0..1 fractions, as in the published card.
@@ -56,6 +59,7 @@ PERCENT_METRICS = frozenset(
         "in_scope_accuracy",
         "oos_recall",
         "oos_precision",
+        "spec_valid",
     }
 )
 PERCENT_SUFFIXES = ("accuracy", "recall", "precision")

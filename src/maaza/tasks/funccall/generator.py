@@ -1310,7 +1310,8 @@ def _ground_truth(fn: _Function, args: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Builder:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, max_calls: int = 3) -> None:
+        self.max_calls = max_calls  # calls in a parallel / parallel_multiple row: 2..max_calls
         self.rng = random.Random(seed)
         self.vals = _Values(random.Random(seed * 7919 + 17))
 
@@ -1360,7 +1361,7 @@ class _Builder:
             if varying:
                 break
         base = _sample_args(self.vals, fn)
-        count = r.randint(2, 3)
+        count = r.randint(2, self.max_calls)
         k = 1 if len(varying) == 1 or r.random() < 0.6 else 2
         vary = [p.name for p in r.sample(varying, k)]
         calls = [base]
@@ -1383,7 +1384,7 @@ class _Builder:
         first = self.pick()
         others = self.distractors(first, r.randint(1, 3))
         offered = [first, *others]
-        n_calls = r.randint(2, 3)
+        n_calls = r.randint(2, self.max_calls)
         used = [first, others[0]] if len(others) >= 1 else [first]
         while len(used) < n_calls:
             used.append(r.choice(offered))
@@ -1435,9 +1436,14 @@ def _quotas(n: int, mix: dict[str, float]) -> list[str]:
     return [c for c in CATEGORIES for _ in range(counts[c])]
 
 
-def generate_rows(n: int, *, seed: int = 0, mix: dict[str, float] | None = None) -> list[dict[str, Any]]:
-    """`n` rows in BFCL's format plus `calls`, `category`, `domain`; the same rows for the same seed."""
-    builder = _Builder(seed)
+def generate_rows(
+    n: int, *, seed: int = 0, mix: dict[str, float] | None = None, max_calls: int = 3
+) -> list[dict[str, Any]]:
+    """`n` rows in BFCL's format plus `calls`, `category`, `domain`; the same rows for the same seed.
+    `max_calls`: the most calls of a parallel or parallel_multiple row (at least 2; BFCL's rows have up to 4)."""
+    if max_calls < 2:
+        raise ValueError("max_calls must be at least 2")
+    builder = _Builder(seed, max_calls)
     order = _quotas(n, mix or DEFAULT_MIX)
     builder.rng.shuffle(order)
     rows: list[dict[str, Any]] = []
@@ -1543,8 +1549,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=4000, help="number of rows (default 4000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--out", required=True, help="output JSONL path")
+    parser.add_argument("--max-calls", type=int, default=3, help="most calls of a parallel row (default 3)")
+    parser.add_argument("--mix", default=None,
+                        help="category weights, e.g. simple=0.2,parallel=0.3,irrelevance=0.3 (default: DEFAULT_MIX)")
     args = parser.parse_args(argv)
-    rows = generate_rows(args.n, seed=args.seed)
+    mix = None
+    if args.mix:
+        try:
+            mix = {name: float(weight) for name, weight in (item.split("=", 1) for item in args.mix.split(","))}
+        except ValueError:
+            parser.error(f"--mix: expected name=weight pairs separated by commas, got {args.mix!r}")
+    try:
+        rows = generate_rows(args.n, seed=args.seed, mix=mix, max_calls=args.max_calls)
+    except ValueError as exc:
+        parser.error(str(exc))
     write_rows(args.out, rows)
     counts = Counter(row["category"] for row in rows)
     print(f"wrote {len(rows)} rows to {args.out}: " + ", ".join(f"{c} {counts[c]}" for c in CATEGORIES))

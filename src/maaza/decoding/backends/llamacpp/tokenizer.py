@@ -92,6 +92,10 @@ class TokenizerMixin:
         else:
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
+            if not getattr(tokenizer, "chat_template", None):  # the GGUF's own, else a bundled model's known one
+                from maaza.models.registry import BUNDLED_CHAT_TEMPLATES
+
+                tokenizer.chat_template = self._gguf_chat_template() or BUNDLED_CHAT_TEMPLATES.get(self.bundled or "")
             tokenizer.padding_side = "left"
             problem = self._vocab_mismatch(tokenizer, gguf_tokens)
             if problem is None:
@@ -102,14 +106,28 @@ class TokenizerMixin:
             f"files (tokenizer.json, tokenizer_config.json) beside it. Tried: {'; '.join(rejected)}"
         )
 
+    def _gguf_chat_template(self) -> str | None:
+        """The GGUF's `tokenizer.chat_template` string (llama.cpp reports its length first), or None."""
+        import ctypes
+
+        key = b"tokenizer.chat_template"
+        size = self._lib.llama_model_meta_val_str(self._model, key, None, 0)
+        if size <= 0:
+            return None
+        buffer = ctypes.create_string_buffer(size + 1)
+        self._lib.llama_model_meta_val_str(self._model, key, buffer, len(buffer))
+        return buffer.value.decode("utf-8", "replace") or None
+
     def _vocab_mismatch(self, tokenizer: Any, gguf_tokens: list[str]) -> str | None:
-        """None when every tokenizer id names the same token as the GGUF and the logits cover them all."""
+        """None when every tokenizer id names the same token as the GGUF and the logits cover them all.
+        SentencePiece's word-boundary mark U+2581 counts as the space it stands for: transformers' reading of
+        a Gemma 3 GGUF spells a token '▁▁' that llama.cpp's vocabulary spells '  ', the same bytes."""
         size = len(tokenizer)
         if size > self.vocab_size:
             return f"tokenizer has {size} tokens but the GGUF's vocabulary (logits width) is {self.vocab_size}"
         hf_tokens = tokenizer.convert_ids_to_tokens(list(range(size)))
         for index, (ours, theirs) in enumerate(zip(hf_tokens, gguf_tokens, strict=False)):
-            if ours is not None and ours != theirs:
+            if ours is not None and ours != theirs and ours.replace("\u2581", " ") != theirs.replace("\u2581", " "):
                 return f"token {index} is {ours!r} in the tokenizer but {theirs!r} in the GGUF"
         return None
 
