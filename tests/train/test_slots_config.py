@@ -178,7 +178,7 @@ def test_a_registered_task_is_validated_through_the_registry(sentiment: Path) ->
     assert config.task == "sentiment"
     with pytest.raises(MaazaError, match=r"data.prompt_format: 'seed' is not one of plain$"):
         build(task="sentiment")
-    with pytest.raises(MaazaError, match=r"task: unknown task 'nope'; registered tasks: edgejson, intent, intent-clinc150, pii, sentiment, spam, toxicity"):
+    with pytest.raises(MaazaError, match=r"task: unknown task 'nope'; registered tasks: edgejson, funccall, intent, intent-clinc150, pii, sentiment, spam, toxicity"):
         build(task="nope")
     classifier = build(
         task="sentiment", data={"prompt_format": "plain"}, model={"kind": "sequence_classifier"}
