@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from maaza.errors import MaazaError, location
-from maaza.extract import SUPPORTED_BACKENDS, check_backend
+from maaza.extract import SUPPORTED_BACKENDS, load_task_runtime, resolve_model_arguments
 
 __all__ = ["FunctionCallError", "FunctionCaller", "add_call_parser", "load_functions"]
 
@@ -79,25 +79,10 @@ class FunctionCaller:
         dtype: str = "float32",
     ) -> FunctionCaller:
         """A bundled name, folder, GGUF or hub id (+ an adapter); neither: the shipped function-calling model."""
-        from maaza.decoding.backends import load_backend
-        from maaza.tasks import get_task
-        from maaza.tasks.base import choose_prompt_format
-
-        if model is None and adapter is None:
-            from maaza.models.shipped import shipped_for_task
-
-            shipped = shipped_for_task(TASK).load_arguments()
-            model, adapter = shipped["model"], shipped["adapter"]
-            backend = backend or shipped["backend"]
-        backend = backend or "hf"
-        check_backend(backend)
+        model, adapter, backend = resolve_model_arguments(TASK, model, adapter, backend)
         if max_new_tokens <= 0:
             raise MaazaError("max_new_tokens must be a positive number")
-        task = get_task(TASK)
-        if prompt_format is not None:
-            choose_prompt_format(prompt_format, {}, task)
-        runtime = load_backend(backend, model, adapter=adapter, dtype=dtype)
-        chosen = choose_prompt_format(prompt_format, runtime.metadata, task, runtime.tokenizer)
+        runtime, chosen = load_task_runtime(TASK, backend, model, adapter, prompt_format, dtype)
         return cls(runtime, backend, chosen, constrained, max_new_tokens)
 
     def call(self, text: str, functions: Any) -> list[dict[str, Any]]:

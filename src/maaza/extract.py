@@ -99,28 +99,13 @@ class Extractor:
         a list item that repeats an earlier one and closes the list (`maaza.decoding.repeat_items`).
         """
         from maaza.decoding.options import check_decoding_options
-        from maaza.tasks import get_task
-        from maaza.tasks.base import choose_prompt_format
 
-        if model is None and adapter is None:
-            from maaza.models.shipped import shipped_for_task
-
-            shipped = shipped_for_task("edgejson").load_arguments()
-            model, adapter = shipped["model"], shipped["adapter"]
-            backend = backend or shipped["backend"]
-        backend = backend or "hf"
-        check_backend(backend)
+        model, adapter, backend = resolve_model_arguments("edgejson", model, adapter, backend)
         check_decoding_options(constrained=constrained, grounded=grounded, rewind_repeats=rewind_repeats,
                                backend=backend)
         if max_new_tokens <= 0:
             raise MaazaError("max_new_tokens must be a positive number")
-        task = get_task("edgejson")
-        if prompt_format is not None:
-            choose_prompt_format(prompt_format, {}, task)  # an unknown format fails before the model loads
-        from maaza.decoding.backends import load_backend
-
-        runtime = load_backend(backend, model, adapter=adapter, dtype=dtype)
-        chosen = choose_prompt_format(prompt_format, runtime.metadata, task, runtime.tokenizer)
+        runtime, chosen = load_task_runtime("edgejson", backend, model, adapter, prompt_format, dtype)
         return cls(runtime, backend, chosen, constrained, max_new_tokens, lenient_datetime, grounded,
                    rewind_repeats)
 
@@ -250,6 +235,38 @@ def check_backend(backend: str) -> None:
     """Raise MaazaError for a backend this version cannot run."""
     if backend not in SUPPORTED_BACKENDS:
         raise MaazaError(f"unknown backend '{backend}'; supported: {', '.join(SUPPORTED_BACKENDS)}")
+
+
+def resolve_model_arguments(
+    task: str, model: str | None, adapter: str | None, backend: str | None
+) -> tuple[str | None, str | None, str]:
+    """`model`, `adapter`, `backend` of a generative API's `load`: with neither model nor adapter, the shipped
+    model of `task` and its backend; the backend defaults to hf and is checked."""
+    if model is None and adapter is None:
+        from maaza.models.shipped import shipped_for_task
+
+        shipped = shipped_for_task(task).load_arguments()
+        model, adapter = shipped["model"], shipped["adapter"]
+        backend = backend or shipped["backend"]
+    backend = backend or "hf"
+    check_backend(backend)
+    return model, adapter, backend
+
+
+def load_task_runtime(
+    task_name: str, backend: str, model: str | None, adapter: str | None, prompt_format: str | None, dtype: str
+) -> tuple[Any, str]:
+    """The loaded backend and the prompt format `task_name` uses with it (`choose_prompt_format`); a format the
+    task does not know fails before the model loads."""
+    from maaza.decoding.backends import load_backend
+    from maaza.tasks import get_task
+    from maaza.tasks.base import choose_prompt_format
+
+    task = get_task(task_name)
+    if prompt_format is not None:
+        choose_prompt_format(prompt_format, {}, task)
+    runtime = load_backend(backend, model, adapter=adapter, dtype=dtype)
+    return runtime, choose_prompt_format(prompt_format, runtime.metadata, task, runtime.tokenizer)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
