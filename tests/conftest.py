@@ -11,6 +11,7 @@ import copy
 import importlib.util
 import json
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -363,3 +364,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "fix it, or allow the skip with its reason in ALLOWED_CI_SKIPS"
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# ------------------------------------------------------------------ served models (tests/serve)
+
+
+@pytest.fixture(scope="session")
+def served_tiny(tiny_model_dir: Path) -> Any:
+    from maaza.serve.models import ModelSpec, load_served_model
+
+    return load_served_model(ModelSpec.parse(f"tiny={tiny_model_dir}"))
+
+
+@pytest.fixture(scope="session")
+def served_tiny_tools(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The tiny Llama saved as a function-calling model (its maaza.json says task funccall)."""
+    from maaza.serve.models import ModelSpec, load_served_model
+
+    folder = tmp_path_factory.mktemp("tiny-funccall")
+    for item in tiny_model_dir.iterdir():
+        shutil.copy(item, folder / item.name)
+    (folder / "maaza.json").write_text(json.dumps({"task": "funccall", "prompt_format": "tools-chat"}))
+    return load_served_model(ModelSpec.parse(f"tiny-tools={folder}"))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from maaza.errors import MaazaError, location
+from maaza.errors import MaazaError, check_encodable, location
 from maaza.extract import SUPPORTED_BACKENDS, load_task_runtime, resolve_model_arguments
 
 __all__ = ["FunctionCallError", "FunctionCaller", "add_call_parser", "load_functions"]
@@ -93,9 +93,13 @@ class FunctionCaller:
         return result
 
     def call_batch(
-        self, items: Sequence[tuple[str, Any]], batch_size: int = 4
+        self, items: Sequence[tuple[str, Any]], batch_size: int = 4, *, min_calls: int = 0, on_token: Any = None
     ) -> list[list[dict[str, Any]] | FunctionCallError]:
-        """Many requests, `batch_size` decoded together; a failed one is its FunctionCallError."""
+        """Many requests, `batch_size` decoded together; a failed one is its FunctionCallError.
+
+        `min_calls=1` makes the grammar demand at least one call (OpenAI's `tool_choice: "required"`);
+        `on_token(item_index, token_id) -> stop` sees every generated token and may abandon that item.
+        """
         from maaza.tasks import get_task
 
         if batch_size <= 0:
@@ -108,12 +112,16 @@ class FunctionCaller:
                 results[index] = FunctionCallError("empty request text")
                 continue
             try:
+                check_encodable(text, "request text")
                 rows.append((index, task.request(text.strip(), load_functions(functions), str(index))))
             except MaazaError as exc:
                 results[index] = FunctionCallError(str(exc))
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
-            for (index, _), outcome in zip(chunk, self._generate([row for _, row in chunk]), strict=True):
+            indices = [index for index, _ in chunk]
+            hook = None if on_token is None else lambda row, token, at=indices: on_token(at[row], token)
+            outcomes = self._generate([row for _, row in chunk], min_calls, hook)
+            for index, outcome in zip(indices, outcomes, strict=True):
                 results[index] = outcome
         return results
 
@@ -121,25 +129,35 @@ class FunctionCaller:
         return {**self.runtime.describe(), "backend": self.backend, "prompt_format": self.prompt_format,
                 "constrained": self.constrained, "max_new_tokens": self.max_new_tokens}
 
-    def _generate(self, rows: list[Any]) -> list[list[dict[str, Any]] | FunctionCallError]:
+    def _generate(
+        self, rows: list[Any], min_calls: int = 0, on_token: Any = None
+    ) -> list[list[dict[str, Any]] | FunctionCallError]:
         from maaza.decoding.constrained import ConstraintError
         from maaza.tasks import get_task
 
         task = get_task(TASK)
         prompts = [task.prompt(row, self.prompt_format, self.runtime.tokenizer) for row in rows]
-        constraints = [task.constraint(row) for row in rows] if self.constrained else None
+        constraints = None
+        if self.constrained:
+            constraints = [task.constraint(row) for row in rows]
+            if min_calls:
+                constraints = [{**schema, "minItems": min_calls} for schema in constraints]
         try:
             batch = self.runtime.generate(prompts, constraints, max_new_tokens=self.max_new_tokens,
-                                          stop_on_json_close=False)  # the answer is a list
+                                          stop_on_json_close=False, on_token=on_token)  # the answer is a list
         except ConstraintError as exc:
             if len(rows) > 1:
-                return [self._generate([row])[0] for row in rows]
+                return [self._generate([row], min_calls, None if on_token is None else
+                                       lambda _, token, at=i: on_token(at, token))[0]
+                        for i, row in enumerate(rows)]
             return [FunctionCallError(f"constrained decoding failed: {exc}")]
         return [self._finish(gen, row) for gen, row in zip(batch.generations, rows, strict=True)]
 
     def _finish(self, gen: Any, row: Any) -> list[dict[str, Any]] | FunctionCallError:
         from maaza.tasks.funccall.metrics import parse_calls, spec_valid
 
+        if gen.finish_reason == "stopped":
+            return FunctionCallError("generation was stopped before the answer was complete", raw_output=gen.text)
         calls = parse_calls(gen.text)
         if calls is None:
             reason = (f"output cut off at max_new_tokens={self.max_new_tokens}" if gen.finish_reason == "length"

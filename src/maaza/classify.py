@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from maaza.errors import MaazaError
+from maaza.errors import MaazaError, check_encodable
 from maaza.io import add_text_io_arguments
 
 __all__ = ["RUNTIMES", "Classification", "Classifier", "TruncationWarning", "add_classify_parser"]
@@ -297,6 +297,7 @@ class Classifier:
                 raise MaazaError(f"text at index {index} is not a string ({type(text).__name__})")
             if not text.strip():
                 raise MaazaError(f"text at index {index} is empty (or only whitespace)")
+            check_encodable(text, f"text at index {index}")
         if not texts:
             return []
         encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"]

@@ -265,6 +265,12 @@ def _add_call(sub: argparse._SubParsersAction) -> None:
     add_call_parser(sub)
 
 
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    from maaza.serve.command import add_serve_parser
+
+    add_serve_parser(sub)
+
+
 def _add_export(sub: argparse._SubParsersAction) -> None:
     from maaza.export.command import add_parser
 
@@ -310,6 +316,7 @@ SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_classify,
     _add_filter,
     _add_call,
+    _add_serve,
     _add_export,
     _add_reports,
     _add_bench,
@@ -324,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build, benchmark and ship micro language models for structured tasks on edge hardware.",
     )
     parser.add_argument("--version", action="version", version=f"maaza {__version__}")
+    parser.add_argument("--allow-pickle", action="store_true",
+                        help="load weights stored as pickle files (.bin/.pt) when no safetensors exist; unpickling "
+                        "can run code, so only for files you trust")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(sub)
@@ -334,6 +344,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.allow_pickle:
+        from maaza.models.registry import ALLOW_PICKLE_ENV
+
+        os.environ[ALLOW_PICKLE_ENV] = "1"
     if getattr(args, "no_progress", False):
         from transformers.utils import logging as hf_logging
 

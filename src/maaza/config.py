@@ -27,6 +27,10 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MaazaError(f"config not found: {file}") from None
+    except UnicodeDecodeError as exc:
+        raise MaazaError(f"{file}: not valid UTF-8 (byte {exc.start + 1})") from None
+    except RecursionError:
+        raise MaazaError(f"{file}: the YAML nests too deeply to read") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{file}:{mark.line + 1}" if mark else str(file)
@@ -35,6 +39,12 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise MaazaError(f"{file}: a config must be a mapping at the top level")
+    try:  # plain data only (what apply_overrides and config_hash serialise): no !!set, !!binary, dates
+        json.dumps(data)
+    except (TypeError, ValueError) as exc:
+        raise MaazaError(f"{file}: a config holds strings, numbers, booleans, lists and mappings only ({exc})") from None
+    except RecursionError:
+        raise MaazaError(f"{file}: the YAML nests too deeply to read") from None
     return data
 
 

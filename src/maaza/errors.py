@@ -13,3 +13,20 @@ def location(path: object, line: int | None = None, field: str | None = None) ->
     if field is not None:
         text += f": field '{field}'"
     return text
+
+
+def unencodable_at(text: str) -> int | None:
+    """Index of the first lone surrogate in `text` (a `str` UTF-8 cannot encode: tokenizers refuse it), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def check_encodable(text: str, what: str) -> str:
+    """`text`, or a MaazaError naming `what` and the position of a lone surrogate (invalid Unicode)."""
+    at = unencodable_at(text)
+    if at is not None:
+        raise MaazaError(f"{what} is not valid Unicode: a lone surrogate (U+{ord(text[at]):04X}) at character {at}")
+    return text

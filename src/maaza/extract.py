@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from maaza.errors import MaazaError, location
+from maaza.errors import MaazaError, check_encodable, location
 from maaza.schemas import SchemaError, SchemaLike, check_schema, load_schema
 
 __all__ = [
@@ -119,9 +119,13 @@ class Extractor:
         return result
 
     def extract_batch(
-        self, items: Sequence[tuple[str, SchemaLike]], batch_size: int = 8
+        self, items: Sequence[tuple[str, SchemaLike]], batch_size: int = 8, *, on_token: Any = None
     ) -> list[dict[str, Any] | ExtractionError]:
-        """Extract many texts, `batch_size` decoded together; a failed item is its ExtractionError."""
+        """Extract many texts, `batch_size` decoded together; a failed item is its ExtractionError.
+
+        `on_token(item_index, token_id) -> stop` sees every generated token (`maaza.decoding.backends.TokenCallback`,
+        with the index into `items`); returning True abandons that item (its result is an ExtractionError).
+        """
         if batch_size <= 0:
             raise MaazaError("batch_size must be a positive number")
         results: list[dict[str, Any] | ExtractionError | None] = [None] * len(items)
@@ -135,7 +139,7 @@ class Extractor:
         pending.sort(key=lambda item: len(item.text))
         for start in range(0, len(pending), batch_size):
             chunk = pending[start : start + batch_size]
-            for item, outcome in zip(chunk, self._generate(chunk), strict=True):
+            for item, outcome in zip(chunk, self._generate(chunk, on_token), strict=True):
                 results[item.index] = outcome
         missing = ExtractionError("internal error: item was not processed")
         return [result if result is not None else missing for result in results]
@@ -161,7 +165,10 @@ class Extractor:
         stripped = text.strip()
         if not stripped:
             raise ExtractionError("empty text")
-        return stripped
+        try:
+            return check_encodable(stripped, "text")
+        except MaazaError as exc:
+            raise ExtractionError(str(exc)) from None
 
     def _prepare_schema(self, schema: SchemaLike) -> dict[str, Any]:
         """Load + check a schema, and make sure it compiles to a grammar (cached per schema content)."""
@@ -185,7 +192,7 @@ class Extractor:
                 raise ExtractionError(f"{source}schema cannot be used for constrained decoding: {cache[key]}")
         return checked
 
-    def _generate(self, chunk: list[_Item]) -> list[dict[str, Any] | ExtractionError]:
+    def _generate(self, chunk: list[_Item], on_token: Any = None) -> list[dict[str, Any] | ExtractionError]:
         from maaza.decoding.constrained import ConstraintError
         from maaza.tasks import get_task
 
@@ -201,16 +208,20 @@ class Extractor:
                 max_new_tokens=self.max_new_tokens,
                 lenient_datetime=self.lenient_datetime,
                 rewind_repeats=self.rewind_repeats,
+                on_token=None if on_token is None else lambda row, token: on_token(chunk[row].index, token),
             )
         except ConstraintError as exc:
             if len(chunk) > 1:  # isolate the row that broke the grammar; the others still get answers
-                return [self._generate([item])[0] for item in chunk]
+                return [self._generate([item], on_token)[0] for item in chunk]
             return [ExtractionError(f"constrained decoding failed: {exc}")]
         return [self._finish(gen, item.schema) for gen, item in zip(batch.generations, chunk, strict=True)]
 
     def _finish(self, gen: Any, schema: dict[str, Any]) -> dict[str, Any] | ExtractionError:
         from maaza.decoding.json_parse import parse_json_output
         from maaza.schemas import schema_valid
+
+        if gen.finish_reason == "stopped":
+            return ExtractionError("generation was stopped before the answer was complete", raw_output=gen.text)
 
         parsed = parse_json_output(gen.text)
         if not parsed.ok:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from maaza.errors import MaazaError
+from maaza.errors import MaazaError, check_encodable
 from maaza.io import add_text_io_arguments
 
 __all__ = ["Filter", "FilterResult", "add_filter_parser"]
@@ -181,6 +181,7 @@ class Filter:
         for index, text in enumerate(texts):
             if not isinstance(text, str):
                 raise MaazaError(f"text {index + 1}: expected a string, got {type(text).__name__}")
+            check_encodable(text, f"text {index + 1}")
         if batch_size < 1:
             raise MaazaError("batch_size must be at least 1")
         jobs = [(index, window) for index, text in enumerate(texts) for window in self.windows(text)]

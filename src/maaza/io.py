@@ -69,10 +69,14 @@ def read_json(path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:
         raise MaazaError(f"{what} not found: {file}") from None
     except OSError as exc:
         raise MaazaError(f"cannot read {what} {file}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise MaazaError(f"{what} {file} is not valid UTF-8 (byte {exc.start + 1})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise MaazaError(f"{location(file, exc.lineno)}: invalid JSON in {what}: {exc.msg}") from None
+    except RecursionError:
+        raise MaazaError(f"{file}: the JSON in {what} nests too deeply to read") from None
 
 
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -99,6 +103,8 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise MaazaError(f"{location(file, number)}: malformed JSON line: {exc.msg}") from None
+            except RecursionError:
+                raise MaazaError(f"{location(file, number)}: the JSON nests too deeply to read") from None
             if not isinstance(value, dict):
                 raise MaazaError(
                     f"{location(file, number)}: expected a JSON object, got {type(value).__name__}"

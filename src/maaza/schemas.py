@@ -32,6 +32,27 @@ class SchemaError(MaazaError):
     """A JSON Schema that cannot be read or is not a schema of a JSON object; the message names its source."""
 
 
+#: JSON nesting (objects and arrays) a schema may have: the validator, the grammar compiler and the prompt
+#: renderer all recurse over it, and no real schema comes near (EdgeJSON v3's deepest is under 10).
+MAX_SCHEMA_NESTING = 64
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply objects/arrays nest in `value` (a scalar is 0), counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children = list(node.values())
+        elif isinstance(node, list | tuple):
+            children = list(node)
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 # ------------------------------------------------------------------------------------------ loading
 
 
@@ -43,6 +64,9 @@ def check_schema(schema: Any, source: str | None = None) -> dict[str, Any]:
     if not isinstance(schema, Mapping):
         raise SchemaError(f"{where}a JSON Schema must be an object, got {type(schema).__name__}")
     schema = dict(schema)
+    depth = nesting_depth(schema)
+    if depth > MAX_SCHEMA_NESTING:
+        raise SchemaError(f"{where}the schema nests {depth} levels deep (at most {MAX_SCHEMA_NESTING})")
     try:
         validator_for(schema, default=Draft7Validator).check_schema(schema)
     except JsonSchemaError as exc:

@@ -21,7 +21,7 @@ class Generation:
     new_tokens: int
     seconds: float
     ttft_seconds: float
-    finish_reason: str  # "eos", "json_closed" or "length"
+    finish_reason: str  # "eos", "json_closed", "length" or "stopped" (by an `on_token` callback)
 
     @property
     def tokens_per_s(self) -> float:
@@ -67,12 +67,19 @@ class _RowFinishTracker:
     """A StoppingCriteria that timestamps each row's first token and finish, and stops closed JSON."""
 
     def __init__(
-        self, tokenizer: Any, prompt_length: int, batch: int, eos_ids: list[int], stop_on_json: bool
+        self,
+        tokenizer: Any,
+        prompt_length: int,
+        batch: int,
+        eos_ids: list[int],
+        stop_on_json: bool,
+        on_token: Any = None,
     ):
         self.tokenizer = tokenizer
         self.prompt_length = prompt_length
         self.eos_ids = set(eos_ids)
         self.stop_on_json = stop_on_json
+        self.on_token = on_token  # maaza.decoding.backends.base.TokenCallback
         self.trackers = [JsonObjectTracker() for _ in range(batch)]
         self.finished: list[tuple[int, float, str] | None] = [None] * batch
         self.started = time.perf_counter()
@@ -91,8 +98,12 @@ class _RowFinishTracker:
                 continue
             if token in self.eos_ids:
                 self.finished[row] = (step - 1, now, "eos")  # the EOS token itself is not output
-            elif self.stop_on_json and self.trackers[row].feed(self.tokenizer.decode([token])):
+                continue
+            stop = self.on_token is not None and self.on_token(row, int(token))
+            if self.stop_on_json and self.trackers[row].feed(self.tokenizer.decode([token])):
                 self.finished[row] = (step, now, "json_closed")
+            elif stop:
+                self.finished[row] = (step, now, "stopped")
         return torch.tensor([done is not None for done in self.finished], device=input_ids.device)
 
 
@@ -104,8 +115,12 @@ def generate_batch(
     max_new_tokens: int = 512,
     stop_on_json_close: bool = True,
     logits_processor: Any = None,
+    on_token: Any = None,
 ) -> tuple[list[Generation], BatchTiming]:
-    """Greedy-decode a batch of prompts; returns one Generation per prompt plus the batch's timing."""
+    """Greedy-decode a batch of prompts; returns one Generation per prompt plus the batch's timing.
+
+    `on_token` (`maaza.decoding.backends.base.TokenCallback`) sees every output token and may stop its row.
+    """
     import torch
     from transformers import StoppingCriteriaList
 
@@ -113,7 +128,7 @@ def generate_batch(
     encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     prompt_length = encoded["input_ids"].shape[1]
     eos_ids = eos_token_ids(model, tokenizer)
-    tracker = _RowFinishTracker(tokenizer, prompt_length, len(prompts), eos_ids, stop_on_json_close)
+    tracker = _RowFinishTracker(tokenizer, prompt_length, len(prompts), eos_ids, stop_on_json_close, on_token)
     kwargs: dict[str, Any] = {}
     if logits_processor is not None:
         kwargs["logits_processor"] = logits_processor

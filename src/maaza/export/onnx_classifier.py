@@ -125,8 +125,11 @@ def load_classifier(folder: Path, *, attn_implementation: str | None = None) -> 
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
+    from maaza.models.registry import check_weight_files
+
     if not (folder / "config.json").is_file():
         raise MaazaError(f"{folder} is not a transformers model folder (no config.json)")
+    check_weight_files(folder)
     config = AutoConfig.from_pretrained(str(folder))
     architectures = list(getattr(config, "architectures", None) or [])
     if architectures and not any(name.endswith("ForSequenceClassification") for name in architectures):

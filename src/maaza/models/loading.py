@@ -161,6 +161,8 @@ def load_model(
         metadata = read_model_metadata(resolved.path if resolved.source != "hub" else None)
     try:
         model = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=_torch_dtype(dtype))
+    except ValueError as exc:  # e.g. a folder that needs its own code (trust_remote_code is never set)
+        raise MaazaError(f"cannot load model '{name_or_path}': {first_line(exc)}") from None
     except OSError as exc:
         hint = (
             " (no network? hub ids need one; use a bundled name or a local folder)"
@@ -181,7 +183,10 @@ def load_model(
 def attach_adapter(model: Any, adapter: str, *, merge: bool) -> Any:
     from peft import PeftModel
 
+    from maaza.models.registry import check_weight_files
+
     folder = Path(adapter)
     read_adapter_config(folder)  # a clear error for a folder that is not a peft adapter
+    check_weight_files(folder)  # adapter_model.bin only: refused unless allowed
     peft_model = PeftModel.from_pretrained(model, str(folder))
     return peft_model.merge_and_unload() if merge else peft_model

@@ -27,6 +27,27 @@ from maaza.paths import cache_dir
 
 DEFAULT_MODEL = "smollm2-135m"
 CACHE_FORMAT_VERSION = 1
+#: Set to 1 (or pass `maaza --allow-pickle`) to load weights that exist only as pickle files.
+ALLOW_PICKLE_ENV = "MAAZA_ALLOW_PICKLE"
+PICKLE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def check_weight_files(folder: str | os.PathLike[str]) -> None:
+    """Weights load from safetensors only: a folder whose weights are pickle files (`pytorch_model.bin`,
+    `adapter_model.bin`, `*.pt` ...) and no `*.safetensors` is refused, because unpickling can run code. The
+    user who trusts the file says so with `maaza --allow-pickle` or `$MAAZA_ALLOW_PICKLE=1`."""
+    path = Path(folder)
+    if os.environ.get(ALLOW_PICKLE_ENV, "").strip() == "1" or not path.is_dir():
+        return
+    names = [child.name for child in path.iterdir() if child.is_file()]
+    pickles = sorted(name for name in names if name.endswith(PICKLE_WEIGHT_SUFFIXES) and name != "training_args.bin")
+    if pickles and not any(name.endswith(".safetensors") for name in names):
+        raise MaazaError(
+            f"{path} holds its weights as pickle files ({', '.join(pickles)}): loading pickle can run arbitrary "
+            f"code, so only safetensors are loaded. Convert them (transformers: save_pretrained(..., "
+            f"safe_serialization=True)), or, for a file you trust, pass `maaza --allow-pickle` / "
+            f"{ALLOW_PICKLE_ENV}=1"
+        )
 
 
 @dataclass(frozen=True)
@@ -113,6 +134,7 @@ def resolve_model(name_or_path: str) -> ResolvedModel:
     if local.exists():
         if not (local / "config.json").is_file():
             raise MaazaError(f"{local} is not a model folder (no config.json)")
+        check_weight_files(local)
         return ResolvedModel(local.name, str(local), "local")
     if name_or_path.count("/") == 1 and not name_or_path.startswith((".", "/", "~")):
         return ResolvedModel(name_or_path, name_or_path, "hub", name_or_path)

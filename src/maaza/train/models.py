@@ -92,6 +92,9 @@ def copy_teacher_layers(teacher: Any, student: Any, layers: int | Sequence[int])
 def _load(cls: Any, path: str, base: str, **kwargs: Any) -> Any:
     import torch
 
+    from maaza.models.registry import check_weight_files
+
+    check_weight_files(path)  # safetensors only, unless the user allowed pickle
     try:
         return cls.from_pretrained(path, dtype=torch.float32, **kwargs)
     except OSError as exc:

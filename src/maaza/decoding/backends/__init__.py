@@ -10,10 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from maaza.decoding.backends.base import Backend, BackendBatch, ConstraintStats
+from maaza.decoding.backends.base import Backend, BackendBatch, ConstraintStats, TokenCallback
 from maaza.errors import MaazaError
 
-__all__ = ["BACKENDS", "Backend", "BackendBatch", "ConstraintStats", "load_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendBatch", "ConstraintStats", "TokenCallback", "load_backend"]
 
 # name -> (module, class); each class has `load(model, adapter=None, dtype="float32") -> Backend`.
 BACKENDS: dict[str, tuple[str, str]] = {

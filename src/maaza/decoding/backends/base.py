@@ -9,11 +9,17 @@ and, given schemas, constrains every row to its JSON Schema.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from maaza.decoding.generate import BatchTiming, Generation
 from maaza.errors import MaazaError
+
+#: `on_token(row, token_id) -> stop`: called with every token a row outputs, as it is chosen (EOS is not output).
+#: Returning True ends that row there, its finish reason "stopped" (a stop string, a cancelled request). The
+#: server streams with it; `rewind_repeats` cannot be combined with it (a rewind takes tokens back).
+TokenCallback = Callable[[int, int], bool]
 
 
 @dataclass
@@ -61,6 +67,7 @@ class Backend(ABC):
         lenient_datetime: bool = True,
         loop_guard: bool = True,
         rewind_repeats: bool = False,
+        on_token: TokenCallback | None = None,
     ) -> BackendBatch:
         """Greedy-decode `prompts`; with `schemas` (one per prompt) every output follows its schema.
 
@@ -71,6 +78,8 @@ class Backend(ABC):
         `rewind_repeats` (constrained rows, backends with `can_rewind`): drop an array item that repeats an
         earlier one and close its array (`maaza.decoding.repeat_items`); such rows' finish reasons end in
         "_after_rewind". Backends without it raise MaazaError (`check_rewind`).
+
+        `on_token` (`TokenCallback`): sees each output token as it is chosen and may end its row ("stopped").
 
         Raises `maaza.decoding.constrained.ConstraintError` when a schema cannot be compiled.
         """
@@ -86,6 +95,12 @@ class Backend(ABC):
                 f"rewinding repeated items needs the llamacpp backend, not {type(self).__name__}: it drops "
                 "generated tokens from the KV cache and the grammar matcher"
             )
+
+    @staticmethod
+    def check_token_callback(on_token: TokenCallback | None, rewind_repeats: bool) -> None:
+        """Raise MaazaError when a token callback is combined with rewinding (it would see tokens taken back)."""
+        if on_token is not None and rewind_repeats:
+            raise MaazaError("on_token cannot be combined with rewind_repeats: a rewind takes streamed tokens back")
 
     @staticmethod
     def check_schemas(prompts: list[str], schemas: list[dict[str, Any]] | None) -> None:

@@ -33,6 +33,7 @@ class HFBackend(Backend):
         lenient_datetime: bool = True,
         loop_guard: bool = True,
         rewind_repeats: bool = False,
+        on_token: Any = None,
     ) -> BackendBatch:
         self.check_rewind(rewind_repeats)  # transformers' generate cannot take tokens back
         processor = None
@@ -56,6 +57,7 @@ class HFBackend(Backend):
             max_new_tokens=max_new_tokens,
             stop_on_json_close=stop_on_json_close,
             logits_processor=LogitsProcessorList([processor]) if processor is not None else None,
+            on_token=on_token,
         )
         stats = ConstraintStats()
         if processor is not None:

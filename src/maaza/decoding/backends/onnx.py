@@ -146,6 +146,8 @@ class OnnxBackend(Backend):
         lenient_datetime: bool,
         loop_guard: bool,
         stats: ConstraintStats,
+        on_token: Any = None,
+        row: int = 0,
     ) -> Generation:
         import numpy as np
 
@@ -210,8 +212,12 @@ class OnnxBackend(Backend):
                 break
             out.append(token)
             history.append(token)
+            stop = on_token is not None and on_token(row, token)
             if stop_on_json_close and tracker.feed(self.tokenizer.decode([token])):
                 reason = "json_closed"
+                break
+            if stop:
+                reason = "stopped"
                 break
             if generator.is_done():
                 break
@@ -236,6 +242,7 @@ class OnnxBackend(Backend):
         lenient_datetime: bool = True,
         loop_guard: bool = True,
         rewind_repeats: bool = False,
+        on_token: Any = None,
     ) -> BackendBatch:
         """Row by row; `loop_guard` applies with `constraint="mask"` (built-in guidance has no such hook)."""
         self.check_schemas(prompts, schemas)
@@ -251,6 +258,8 @@ class OnnxBackend(Backend):
                 lenient_datetime=lenient_datetime,
                 loop_guard=loop_guard,
                 stats=stats,
+                on_token=on_token,
+                row=row,
             )
             for row, prompt in enumerate(prompts)
         ]

@@ -146,11 +146,13 @@ class LlamaCppBackend(TokenizerMixin, ContextMixin, MaskingMixin, DescribeMixin,
         lenient_datetime: bool = True,
         loop_guard: bool = True,
         rewind_repeats: bool = False,
+        on_token: Any = None,
     ) -> BackendBatch:
         if self._ctx is None:
             raise MaazaError("this llamacpp backend is closed")
         self.check_schemas(prompts, schemas)
         self.check_rewind(rewind_repeats)
+        self.check_token_callback(on_token, rewind_repeats)
         stats = ConstraintStats()
         matchers = (
             self._matchers_for(schemas, lenient_datetime, stats) if schemas is not None else [None] * len(prompts)
@@ -159,7 +161,7 @@ class LlamaCppBackend(TokenizerMixin, ContextMixin, MaskingMixin, DescribeMixin,
         generations = [
             self._generate_row(
                 row, prompt, matchers[row], schemas[row] if schemas is not None else None, max_new_tokens,
-                stop_on_json_close, loop_guard, rewind_repeats, stats,
+                stop_on_json_close, loop_guard, rewind_repeats, stats, on_token,
             )
             for row, prompt in enumerate(prompts)
         ]
@@ -176,6 +178,7 @@ class LlamaCppBackend(TokenizerMixin, ContextMixin, MaskingMixin, DescribeMixin,
         loop_guard: bool,
         rewind_repeats: bool,
         stats: ConstraintStats,
+        on_token: Any = None,
     ) -> Generation:
         started = time.perf_counter()
         ids = self.tokenize(prompt)
@@ -223,10 +226,13 @@ class LlamaCppBackend(TokenizerMixin, ContextMixin, MaskingMixin, DescribeMixin,
                 return "eos"  # the EOS token itself is not output
             new_ids.append(token)
             read(token)
+            stop = on_token is not None and on_token(row, token)
             if watcher is not None and watcher.found is not None:
                 return "rewind"
             if tracker is not None and tracker.closed:
                 return "json_closed"
+            if stop:
+                return "stopped"
             return "length" if len(new_ids) >= budget else None
 
         def rewind() -> int:
