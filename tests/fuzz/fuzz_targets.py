@@ -202,44 +202,36 @@ def target_extract(extractor: Any) -> tuple[Any, Callable[[Any, Outcome], None]]
     return st.tuples(TEXTS, schemas() | st.just(BASE_SCHEMA)), run
 
 
-def target_jsonl() -> tuple[Any, Callable[[Any, Outcome], None]]:
-    from maaza.io import iter_jsonl
+def _file_target(strategy: Any, suffix: str, read: Callable[[Path], Any]) -> tuple[Any, Callable[[Any, Outcome], None]]:
+    """A target that writes each generated input to a `suffix` file and reads it back with `read`."""
 
     def run(data: bytes, outcome: Outcome) -> None:
-        path = _in_file(data, ".jsonl")
+        path = _in_file(data, suffix)
         try:
-            _check(outcome, lambda: list(iter_jsonl(path)))
+            _check(outcome, lambda: read(path))
         finally:
             path.unlink()
 
-    return file_bytes(), run
+    return strategy, run
+
+
+def target_jsonl() -> tuple[Any, Callable[[Any, Outcome], None]]:
+    from maaza.io import iter_jsonl
+
+    return _file_target(file_bytes(), ".jsonl", lambda path: list(iter_jsonl(path)))
 
 
 def target_json_file() -> tuple[Any, Callable[[Any, Outcome], None]]:
     from maaza.schemas import load_schema
 
-    def run(data: bytes, outcome: Outcome) -> None:
-        path = _in_file(data, ".json")
-        try:
-            _check(outcome, lambda: load_schema(path))
-        finally:
-            path.unlink()
-
-    return file_bytes(), run
+    return _file_target(file_bytes(), ".json", load_schema)
 
 
 def target_yaml() -> tuple[Any, Callable[[Any, Outcome], None]]:
     from maaza.config import load_config
     from maaza.train.config import TrainConfig
 
-    def run(data: bytes, outcome: Outcome) -> None:
-        path = _in_file(data, ".yaml")
-        try:
-            _check(outcome, lambda: load_config(TrainConfig, path))
-        finally:
-            path.unlink()
-
-    return yaml_bytes(), run
+    return _file_target(yaml_bytes(), ".yaml", lambda path: load_config(TrainConfig, path))
 
 
 def target_cli() -> tuple[Any, Callable[[Any, Outcome], None]]:

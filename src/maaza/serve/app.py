@@ -531,6 +531,16 @@ async def _stream_chat(state: ServerState, model: ServedModel, job: Job, schema:
             state.metrics.cancelled.labels("/v1/chat/completions").inc()
 
 
+def _counting(cancelled: Any, counted: list[int]) -> Any:
+    """A token callback that counts generated tokens into `counted[0]` and stops when `cancelled` says so."""
+
+    def hook(row: int, token: int) -> bool:
+        counted[0] += 1
+        return bool(cancelled(row, token))
+
+    return hook
+
+
 def _prompt_tokens(model: ServedModel, prompt: str) -> int:
     return len(model.runtime.tokenizer(prompt, add_special_tokens=False)["input_ids"])
 
@@ -574,13 +584,10 @@ async def _tool_chat(state: ServerState, named: ServedModel, body: p.ChatComplet
     prompt_tokens = _prompt_tokens(model, task.prompt(task.request(text, functions), caller.prompt_format,
                                                       model.runtime.tokenizer))
     counted = [0]
+    min_calls = 1 if choice == "required" or isinstance(choice, p.NamedToolChoice) else 0
 
     def run(cancelled: Any) -> Any:
-        def hook(row: int, token: int) -> bool:
-            counted[0] += 1
-            return cancelled(row, token)
-
-        min_calls = 1 if choice == "required" or isinstance(choice, p.NamedToolChoice) else 0
+        hook = _counting(cancelled, counted)
         return caller.call_batch([(text, functions)], 1, min_calls=min_calls, on_token=hook)[0]
 
     outcome = await state.run(model, _call_job(run), request)
@@ -644,11 +651,7 @@ async def _extract(state: ServerState, body: p.ExtractRequest, request: Request)
     counted = [0]
 
     def run(cancelled: Any) -> Any:
-        def hook(row: int, token: int) -> bool:
-            counted[0] += 1
-            return cancelled(row, token)
-
-        return extractor.extract_batch([(body.text, schema)], 1, on_token=hook)[0]
+        return extractor.extract_batch([(body.text, schema)], 1, on_token=_counting(cancelled, counted))[0]
 
     outcome = await state.run(model, _call_job(run), request)
     if isinstance(outcome, ExtractionError):
