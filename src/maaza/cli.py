@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from maaza import __version__
 from maaza.errors import MaazaError
@@ -340,6 +341,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_integrity_warnings() -> None:
+    """Print each `IntegrityWarning` as one `maaza: warning: ...` line on stderr (every one: each names a
+    different damaged file), leaving other warnings to Python's default display."""
+    import warnings
+
+    from maaza.errors import IntegrityWarning
+
+    shown = warnings.showwarning
+    if getattr(shown, "maaza_integrity", False):  # main() called again in one process
+        return
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, IntegrityWarning):
+            print(f"maaza: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, *args, **kwargs)
+
+    show.maaza_integrity = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+    warnings.simplefilter("always", IntegrityWarning)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
@@ -359,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    _print_integrity_warnings()
     try:
         return args.handler(args)
     except MaazaError as exc:

@@ -30,3 +30,15 @@ def check_encodable(text: str, what: str) -> str:
     if at is not None:
         raise MaazaError(f"{what} is not valid Unicode: a lone surrogate (U+{ord(text[at]):04X}) at character {at}")
     return text
+
+
+class IntegrityWarning(UserWarning):
+    """A file failed its integrity check (torn, truncated or changed after it was written) and was not used;
+    the message names the file and what was used instead. The CLI prints it as `maaza: warning: ...`."""
+
+
+def warn_integrity(message: str) -> None:
+    """Emit an `IntegrityWarning` (one per call: each names a different file or line)."""
+    import warnings
+
+    warnings.warn(message, IntegrityWarning, stacklevel=3)

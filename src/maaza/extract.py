@@ -17,7 +17,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -416,26 +416,30 @@ def _load_batch_schemas(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return load_schema_folder(args.schemas)
 
 
-def _read_done(paths: Iterable[Path]) -> dict[str, dict[str, Any]]:
-    """Rows written by an earlier run (final output and/or partial progress); torn lines are ignored."""
-    done: dict[str, dict[str, Any]] = {}
-    for path in paths:
-        if not path.is_file():
-            continue
-        for line in path.read_text(encoding="utf-8").splitlines():
+def _read_done(output_path: Path, partial_path: Path) -> dict[str, dict[str, Any]]:
+    """Rows written by an earlier run: the final output (written atomically) and the partial progress
+    (checked lines: a torn or damaged line is not used, with a warning, and its row is extracted again)."""
+    from maaza.io import read_checked_lines
+
+    rows: list[Any] = []
+    if output_path.is_file():
+        for raw in output_path.read_bytes().splitlines():
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and "id" in row and ("output" in row or "error" in row):
-                done[json.dumps(row["id"], sort_keys=True)] = row
+                rows.append(json.loads(raw.decode("utf-8")))
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                continue  # not a row of ours: it is rewritten at the end
+    rows += read_checked_lines(partial_path, what="extraction progress")
+    done: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if isinstance(row, dict) and "id" in row and ("output" in row or "error" in row):
+            done[json.dumps(row["id"], sort_keys=True)] = row
     return done
 
 
 def _run_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from maaza.io import atomic_write_text
+    from maaza.io import append_checked_lines, atomic_write_text
 
     if args.output is None:
         raise MaazaError("--input needs --output out.jsonl")
@@ -447,7 +451,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     partial_path = output_path.with_name(output_path.name + ".partial")
     if args.fresh:
         partial_path.unlink(missing_ok=True)
-    done = {} if args.fresh else _read_done([output_path, partial_path])
+    done = {} if args.fresh else _read_done(output_path, partial_path)
     done = {row.key: done[row.key] for row in rows if row.key in done}
     # Similar lengths decode together (less padding); the output keeps the input order.
     todo = sorted((row for row in rows if row.key not in done), key=lambda row: len(row.text))
@@ -456,21 +460,21 @@ def _run_batch(args: argparse.Namespace) -> int:
         extractor = _load_extractor(args)
         output_path.parent.mkdir(parents=True, exist_ok=True)
         bar = tqdm(total=len(todo), unit="row", desc="extract", disable=args.no_progress, file=sys.stderr)
-        with partial_path.open("a", encoding="utf-8") as progress:
-            for start in range(0, len(todo), args.batch_size):
-                chunk = todo[start : start + args.batch_size]
-                items = [(row.text, schemas[row.schema_name]) for row in chunk]
-                outcomes = extractor.extract_batch(items, batch_size=args.batch_size)
-                for row, outcome in zip(chunk, outcomes, strict=True):
-                    record: dict[str, Any] = {"id": row.id}
-                    if isinstance(outcome, ExtractionError):
-                        record["error"] = str(outcome)
-                    else:
-                        record["output"] = outcome
-                    done[row.key] = record
-                    progress.write(json.dumps(record, ensure_ascii=False) + "\n")
-                progress.flush()
-                bar.update(len(chunk))
+        for start in range(0, len(todo), args.batch_size):
+            chunk = todo[start : start + args.batch_size]
+            items = [(row.text, schemas[row.schema_name]) for row in chunk]
+            outcomes = extractor.extract_batch(items, batch_size=args.batch_size)
+            records: list[dict[str, Any]] = []
+            for row, outcome in zip(chunk, outcomes, strict=True):
+                record: dict[str, Any] = {"id": row.id}
+                if isinstance(outcome, ExtractionError):
+                    record["error"] = str(outcome)
+                else:
+                    record["output"] = outcome
+                done[row.key] = record
+                records.append(record)
+            append_checked_lines(partial_path, records)
+            bar.update(len(chunk))
         bar.close()
     ordered = [done[row.key] for row in rows]
     atomic_write_text(output_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))

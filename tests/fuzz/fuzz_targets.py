@@ -55,8 +55,10 @@ def schemas(draw: Any) -> Any:
         return draw(JSON_VALUES)
     if kind == "mutated":
         schema = json.loads(json.dumps(BASE_SCHEMA))
+        # the nodes are taken before any mutation: one may replace `properties` itself
+        nodes = [schema, schema["properties"]["name"], schema["properties"]["n"]]
         for _ in range(draw(st.integers(1, 4))):
-            target = draw(st.sampled_from([schema, schema["properties"]["name"], schema["properties"]["n"]]))
+            target = draw(st.sampled_from(nodes))
             target[draw(st.sampled_from(KEYWORDS))] = draw(JSON_VALUES | st.sampled_from(TYPES))
         return schema
     if kind == "deep":

@@ -78,44 +78,33 @@ def cache_key(model: str, prompt: str) -> str:
 
 
 class ResponseCache:
-    """Append-only JSONL of teacher answers: `{"key", "model", "response"}` per line, re-read on start.
-
-    Each answer is one `os.write` of a whole line on an O_APPEND descriptor followed by fsync, so an
-    interrupted run leaves at most one torn last line, which the next run skips.
+    """Append-only JSONL of teacher answers, `{"key", "model", "response"}` per line with its sha256
+    (`maaza.io.append_checked_lines`), re-read on start: a torn or damaged line is not used (a warning names
+    it) and an earlier good answer for the same key, if any, stays in use; its prompt is otherwise asked again.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        from maaza.io import read_checked_lines
+
         self.path = Path(path) if path is not None else None
         self._entries: dict[str, str] = {}
         self._lock = threading.Lock()
-        self.loaded = 0
-        if self.path is not None and self.path.is_file():
-            with self.path.open(encoding="utf-8") as handle:
-                for line in handle:
-                    try:
-                        entry = json.loads(line)
-                        self._entries[str(entry["key"])] = str(entry["response"])
-                    except (json.JSONDecodeError, KeyError, TypeError):
-                        continue  # a torn line from an interrupted run
-            self.loaded = len(self._entries)
+        for entry in read_checked_lines(self.path, what="teacher cache") if self.path is not None else []:
+            if isinstance(entry.get("key"), str) and isinstance(entry.get("response"), str):
+                self._entries[entry["key"]] = entry["response"]
+        self.loaded = len(self._entries)
 
     def get(self, key: str) -> str | None:
         with self._lock:
             return self._entries.get(key)
 
     def put(self, key: str, model: str, response: str) -> None:
+        from maaza.io import append_checked_lines
+
         with self._lock:
             self._entries[key] = response
-            if self.path is None:
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            line = json.dumps({"key": key, "model": model, "response": response}, ensure_ascii=False) + "\n"
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line.encode("utf-8"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            if self.path is not None:
+                append_checked_lines(self.path, [{"key": key, "model": model, "response": response}])
 
 
 class TeacherError(RuntimeError):

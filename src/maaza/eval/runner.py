@@ -17,7 +17,7 @@ from maaza.decoding.generate import BatchTiming
 from maaza.decoding.options import check_decoding_options
 from maaza.envinfo import environment, peak_rss_mb
 from maaza.errors import MaazaError
-from maaza.io import atomic_write_json, file_sha256, read_json
+from maaza.io import file_sha256, read_checked_json, write_checked_json
 from maaza.models.loading import saved_model_metadata
 from maaza.tasks import get_task
 from maaza.tasks.base import answer_is_object, choose_prompt_format
@@ -148,9 +148,9 @@ class EvalRun:
         }
 
     def _load_previous(self, identity: dict[str, Any]) -> dict[str, Any] | None:
-        if not self.out_path.exists():
+        previous = read_checked_json(self.out_path, what="results file")
+        if previous is None:
             return None
-        previous = read_json(self.out_path, what="results file")
         stored = previous.get("config", {})
         old = {key: stored.get(key, IDENTITY_DEFAULTS.get(key)) for key in IDENTITY_KEYS}
         if old != identity:
@@ -223,7 +223,7 @@ row.id: self.task.prompt(row, prompt_format, backend.tokenizer) for row in pendi
                 results = self._results(
                     backend, prompt_format, identity, load_seconds, examples, batches, constraint_stats
                 )
-                atomic_write_json(self.out_path, results)
+                write_checked_json(self.out_path, results)
                 bar.update(len(chunk))
                 headline = results["metrics"]["overall"].get(self.task.headline_metric)
                 bar.set_postfix(tok_s=results["timing"]["tokens_per_s"], **{
@@ -234,7 +234,7 @@ row.id: self.task.prompt(row, prompt_format, backend.tokenizer) for row in pendi
         results = self._results(
             backend, prompt_format, identity, load_seconds, examples, batches, constraint_stats
         )
-        atomic_write_json(self.out_path, results)
+        write_checked_json(self.out_path, results)
         return results
 
     def _example(self, row: Any, gen: Any, timing: BatchTiming) -> dict[str, Any]:

@@ -162,15 +162,16 @@ def _export_lora(adapter: str, merged_source: Path, path: Path, stem: str, base:
 
 
 def _read_sizes(path: Path) -> dict[str, Any]:
-    import json
+    """The earlier runs' `sizes.json` (verified; a damaged one falls back to its hidden `.sizes.json.prev` with a warning,
+    and with neither good the run starts a new summary, saying so)."""
+    from maaza.errors import warn_integrity
+    from maaza.io import read_checked_json
 
-    if not path.is_file():
-        return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
+        return read_checked_json(path, what="export summary") or {}
+    except MaazaError as exc:
+        warn_integrity(f"{exc}; starting a new summary")
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def export_model(
@@ -191,7 +192,7 @@ def export_model(
     from maaza.export.gptq import gptq_from_folder
     from maaza.export.merged import export_merged, folder_bytes
     from maaza.export.onnx_export import export_onnx, verify_onnx
-    from maaza.io import atomic_write_json
+    from maaza.io import atomic_write_json, remove_stale_temps, temp_prefix, write_checked_json
     from maaza.models.loading import METADATA_FILE, read_model_metadata
     from maaza.models.registry import DEFAULT_MODEL, resolve_model
 
@@ -216,7 +217,8 @@ def export_model(
     summary["last_run"] = chosen
 
     hub_id: str | None = None
-    with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as scratch:
+    remove_stale_temps(out, "export")
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("export"), dir=out) as scratch:
         if adapter:
             metadata = read_model_metadata(adapter)
             merged_dir = out / "merged" if "merged" in chosen else Path(scratch) / "merged"
@@ -254,7 +256,7 @@ def export_model(
             assert adapter is not None
             entry = _export_lora(adapter, source, out / f"{stem}-lora-f16.gguf", stem, model or metadata.get("base_model"))
             summary["formats"]["gguf-lora"] = entry
-            atomic_write_json(sizes_path, summary)
+            write_checked_json(sizes_path, summary)
             say(f"{'gguf-lora':11s} {entry['path']:28s} {entry['file_size_bytes'] / 1e6:8.1f} MB  "
                 f"(run on the base GGUF: --backend llamacpp --model {entry['base']} --adapter {entry['path']})")
         for fmt in chosen:
@@ -290,7 +292,7 @@ def export_model(
                 entry["check"] = result
             summary["formats"][fmt] = entry
             summary["updated"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017
-            atomic_write_json(sizes_path, summary)
+            write_checked_json(sizes_path, summary)
             say(f"{fmt:11s} {path.name:28s} {info.bytes / 1e6:8.1f} MB  {_describe_check(entry['check'])}")
         for fmt in chosen:
             if fmt not in ONNX_FORMATS:
@@ -302,9 +304,9 @@ def export_model(
             entry["check"] = verify_onnx(folder, source, new_tokens=check_tokens) if check else None
             summary["formats"][fmt] = entry
             summary["updated"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017
-            atomic_write_json(sizes_path, summary)
+            write_checked_json(sizes_path, summary)
             say(f"{fmt:11s} {folder.name + '/':28s} {onnx_info.bytes / 1e6:8.1f} MB  "
                 f"{_describe_check(entry['check'])}")
     summary["updated"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017
-    atomic_write_json(sizes_path, summary)
+    write_checked_json(sizes_path, summary)
     return summary

@@ -277,7 +277,10 @@ def atomic_gguf_writer(out: Path) -> Iterator[Any]:
     import gguf
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    from maaza.io import remove_stale_temps, temp_prefix
+
+    remove_stale_temps(out.parent, out.name)
+    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(out.name), suffix=".tmp", dir=out.parent)
     os.close(fd)
     try:
         writer = gguf.GGUFWriter(tmp_name, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])

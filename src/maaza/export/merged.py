@@ -17,7 +17,10 @@ from maaza.models.loading import METADATA_FILE, load_model, read_adapter_config,
 def write_folder_atomically(target: Path, write: Any) -> Path:
     """Run `write(staging_dir)` in a hidden sibling folder, then swap it in place of `target`."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    from maaza.io import remove_stale_temps, temp_prefix
+
+    remove_stale_temps(target.parent, target.name)
+    staging = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), dir=target.parent))
     try:
         write(staging)
         staging.chmod(0o755)

@@ -269,6 +269,7 @@ def export_onnx(
     which the `onnx` backend describes the model in results JSONs.
     """
     from maaza.export.merged import folder_bytes, write_folder_atomically
+    from maaza.io import remove_stale_temps, temp_prefix
     from maaza.models.loading import METADATA_FILE, read_model_metadata
 
     if precision not in ONNX_PRECISIONS:
@@ -286,7 +287,8 @@ def export_onnx(
 
     def write(staging: Path) -> None:
         nonlocal rewired
-        with tempfile.TemporaryDirectory(prefix=".onnx-build-", dir=staging.parent) as scratch:
+        remove_stale_temps(staging.parent, "onnx-build")
+        with tempfile.TemporaryDirectory(prefix=temp_prefix("onnx-build"), dir=staging.parent) as scratch:
             _run_builder(source, staging, precision, Path(scratch))
         if precision == "int8":
             rewired = _tie_quantized_embedding(staging / "model.onnx")

@@ -167,7 +167,10 @@ def ensure_converted(spec: BundledModel) -> Path:
         if (target / "maaza_source.json").is_file():  # another process finished meanwhile
             return target
         started = time.perf_counter()
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        from maaza.io import remove_stale_temps, temp_prefix
+
+        remove_stale_temps(target.parent, target.name)
+        staging = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), dir=target.parent))
         try:
             convert_gguf_to_hf(gguf_path, staging)
             (staging / "maaza_source.json").write_text(

@@ -16,7 +16,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from maaza.io import atomic_write_json
+from maaza.errors import MaazaError, warn_integrity
+from maaza.io import atomic_write_json, read_checked_json, write_checked_json
 
 STAGES_DIR = "stages"
 DIGEST_CACHE = "digests.json"
@@ -101,17 +102,16 @@ class StageStore:
         return self.folder / f"{name}.json"
 
     def read(self, name: str) -> dict[str, Any] | None:
-        path = self.record_path(name)
-        if not path.is_file():
-            return None
+        """The stage's record, verified; a damaged one falls back to its previous version with a warning, and
+        with neither good the stage counts as not done (it runs again), with a warning."""
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            return read_checked_json(self.record_path(name), what=f"stage record '{name}'")
+        except MaazaError as exc:
+            warn_integrity(f"{exc}; the stage runs again")
             return None
-        return record if isinstance(record, dict) else None
 
     def write(self, name: str, record: dict[str, Any]) -> None:
-        atomic_write_json(self.record_path(name), record)
+        write_checked_json(self.record_path(name), record)
         self.digests.save()
 
     def rel(self, path: Path) -> str:

@@ -3,6 +3,8 @@
 A checkpoint is a folder `step-00000120/` holding the trainable weights (safetensors), optimizer,
 scheduler and RNG states and `trainer_state.json`. It is written under a temporary name and renamed
 into place, so a run killed at any moment (even SIGKILL mid-write) leaves only complete checkpoints.
+`checksums.json` (written last) holds each file's sha256: a checkpoint damaged later (a truncated or
+changed file) is found by `latest_checkpoint`, which warns, names it and resumes from the newest good one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from maaza.errors import MaazaError
 PREFIX = "step-"
 BEST = "best"
 STATE_FILE = "trainer_state.json"
+CHECKSUMS_FILE = "checksums.json"
 
 
 def trainable_state(model: Any) -> dict[str, Any]:
@@ -64,13 +67,17 @@ def save_checkpoint(
 
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
+    from maaza.io import remove_stale_temps, temp_prefix
+
+    remove_stale_temps(folder, name)
+    staging = Path(tempfile.mkdtemp(prefix=temp_prefix(name), dir=folder))
     try:
         save_file(trainable_state(model), str(staging / "trainable.safetensors"))
         torch.save(optimizer.state_dict(), staging / "optimizer.pt")
         torch.save(scheduler.state_dict(), staging / "scheduler.pt")
         torch.save(rng_state(), staging / f"rng_rank{rank}.pt")
         (staging / STATE_FILE).write_text(json.dumps(state, indent=2))
+        write_checksums(staging)
         staging.chmod(0o755)
         if target.exists():
             old = folder / f".{name}.old"
@@ -103,9 +110,49 @@ def step_checkpoints(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[len(PREFIX) :]))
 
 
+def write_checksums(checkpoint: Path) -> None:
+    """`checksums.json`: the sha256 of every file in the checkpoint folder (written last)."""
+    from maaza.io import file_sha256
+
+    sums = {p.name: file_sha256(p) for p in sorted(checkpoint.iterdir()) if p.is_file() and p.name != CHECKSUMS_FILE}
+    (checkpoint / CHECKSUMS_FILE).write_text(json.dumps(sums, indent=2))
+
+
+def checkpoint_problem(checkpoint: Path) -> str | None:
+    """What is wrong with a checkpoint (a missing, truncated or changed file), None when it verifies. A
+    checkpoint written before checksums is taken as complete when it has its trainer state."""
+    from maaza.io import file_sha256
+
+    if not (checkpoint / STATE_FILE).is_file():
+        return f"no {STATE_FILE}"
+    sums_file = checkpoint / CHECKSUMS_FILE
+    if not sums_file.is_file():
+        return None
+    try:
+        sums = json.loads(sums_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return f"{CHECKSUMS_FILE} is damaged"
+    if not isinstance(sums, dict):
+        return f"{CHECKSUMS_FILE} is damaged"
+    for name, digest in sums.items():
+        file = checkpoint / name
+        if not file.is_file():
+            return f"{name} is missing"
+        if file_sha256(file) != digest:
+            return f"{name} does not match its sha256 (truncated or changed)"
+    return None
+
+
 def latest_checkpoint(folder: Path) -> Path | None:
-    found = step_checkpoints(folder)
-    return found[-1] if found else None
+    """The newest step checkpoint that verifies; each newer damaged one is skipped with a warning naming it."""
+    from maaza.errors import warn_integrity
+
+    for checkpoint in reversed(step_checkpoints(folder)):
+        problem = checkpoint_problem(checkpoint)
+        if problem is None:
+            return checkpoint
+        warn_integrity(f"checkpoint {checkpoint} is damaged ({problem}); resuming from an earlier one")
+    return None
 
 
 def rotate(folder: Path, keep_last: int) -> None:
@@ -123,8 +170,9 @@ def load_checkpoint(
     import torch
     from safetensors.torch import load_file
 
-    if not (path / STATE_FILE).is_file():
-        raise MaazaError(f"{path} is not a complete checkpoint (no {STATE_FILE})")
+    problem = checkpoint_problem(path)
+    if problem is not None:
+        raise MaazaError(f"{path} is not a complete checkpoint ({problem})")
     weights = load_file(str(path / "trainable.safetensors"))
     params = dict(model.named_parameters())
     missing = [name for name in weights if name not in params]

@@ -529,7 +529,13 @@ class FilterRecipe:
         finally:
             logger.close()
         if (folder / BEST).is_dir():
-            load_checkpoint(folder / BEST, model=model, optimizer=None, scheduler=None)
+            from maaza.errors import warn_integrity
+            from maaza.train.checkpoint import checkpoint_problem
+
+            if (problem := checkpoint_problem(folder / BEST)) is None:
+                load_checkpoint(folder / BEST, model=model, optimizer=None, scheduler=None)
+            else:
+                warn_integrity(f"checkpoint {folder / BEST} is damaged ({problem}); keeping the final weights")
         return {
             "steps": step,
             "epochs": round(step / per_epoch, 3),

@@ -72,7 +72,10 @@ def _publish(staging: Path, target: Path) -> None:
 
 def _write_folder(target: Path, write: Any) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    from maaza.io import remove_stale_temps, temp_prefix
+
+    remove_stale_temps(target.parent, target.name)
+    staging = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), dir=target.parent))
     try:
         write(staging)
         _publish(staging, target)
@@ -80,6 +83,19 @@ def _write_folder(target: Path, write: Any) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def sort_target_modules(config_path: Path) -> None:
+    """peft writes `target_modules` from a set, in an order that changes from process to process; sorted, the
+    same training gives the same `adapter_config.json`, byte for byte."""
+    import json
+
+    if not config_path.is_file():
+        return
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+        config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def save_outputs(
@@ -93,6 +109,7 @@ def save_outputs(
     def write_adapter(folder: Path) -> None:
         model.save_pretrained(str(folder))
         tokenizer.save_pretrained(str(folder))
+        sort_target_modules(folder / "adapter_config.json")
         (folder / METADATA_FILE).write_text(
             json.dumps(model_metadata(config, recipe_hash, "adapter", start), indent=2)
         )

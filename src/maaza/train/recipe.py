@@ -20,7 +20,7 @@ from typing import Any
 
 from maaza.config import config_hash, to_dict
 from maaza.envinfo import environment, peak_rss_mb
-from maaza.errors import MaazaError
+from maaza.errors import MaazaError, warn_integrity
 from maaza.io import atomic_write_json
 from maaza.train import checkpoint as ckpt
 from maaza.train.config import ADDED_KEYS, TrainConfig
@@ -403,8 +403,11 @@ class Recipe:
         best = self.ckpt_dir / ckpt.BEST
         exported_from = "final"
         if config.checkpoint.export_best and (best / ckpt.STATE_FILE).is_file():
-            ckpt.load_checkpoint(best, model=model, optimizer=None, scheduler=None)
-            exported_from = f"best (step {state['best_step']})"
+            if (problem := ckpt.checkpoint_problem(best)) is None:
+                ckpt.load_checkpoint(best, model=model, optimizer=None, scheduler=None)
+                exported_from = f"best (step {state['best_step']})"
+            else:
+                warn_integrity(f"checkpoint {best} is damaged ({problem}); exporting the final weights instead")
         start = getattr(model, "maaza_start", {})
         trainable_params = count_trainable(model)
         total_params = sum(
