@@ -25,7 +25,7 @@ from maaza.data.teachers import (
     rewrite_prompt,
 )
 from maaza.data.validate import ungrounded_leaves
-from maaza.errors import MaazaError
+from maaza.errors import IntegrityWarning, MaazaError
 from maaza.tasks.edgejson.generator import build_task
 
 _TEXT = re.compile(r"<text>\n(.*)\n</text>", re.DOTALL)
@@ -141,8 +141,10 @@ def test_cache_makes_a_second_run_free(server: FakeChatServer, tmp_path: Path) -
     assert server.calls == 4
     with (tmp_path / "cache.jsonl").open("a", encoding="utf-8") as handle:
         handle.write('{"key": "torn li')  # an interrupted write must not break the next run
-    again = _teacher(server, tmp_path)
+    with pytest.warns(IntegrityWarning, match=r"cache\.jsonl: 1 damaged line\(s\) not used \(line 5"):
+        again = _teacher(server, tmp_path)
     assert again.cache.loaded == 4
+    assert not (tmp_path / "cache.jsonl").read_text().endswith("torn li")  # cut: the next append starts clean
     assert again.rewrite_many(jobs) == first
     assert server.calls == 4 and again.http_calls == 0 and again.cache_hits == 4
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from maaza.cli import main
+from maaza.io import write_checked_json
 from maaza.tasks.edgejson.metrics import SCORE_FIELDS
 
 
@@ -84,7 +85,7 @@ def test_eval_writes_complete_results_and_resumes(
     results["status"] = "partial"
     first_commit = results["environment"]["git_commit"]
     results["environment"]["git_commit"] = "0" * 40  # as if the first rows came from another commit
-    out.write_text(json.dumps(results), encoding="utf-8")
+    write_checked_json(out, results)  # as a run writes it (a hand-edited file fails its sha256: test_integrity)
     assert _eval(tiny_model_dir, edgejson_fixture, out) == 0
     resumed = _read(out)
     assert resumed["status"] == "complete"
