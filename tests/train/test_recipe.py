@@ -336,6 +336,7 @@ def test_checkpoint_rotation_keeps_last_three_and_the_best(baseline: Run) -> Non
             "scheduler.pt",
             "rng_rank0.pt",
             ckpt.STATE_FILE,
+            ckpt.CHECKSUMS_FILE,
         }
     evals = losses(baseline.out, "eval")
     assert [step for step, _ in evals] == [2, 4, 6, 8]
