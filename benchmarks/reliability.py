@@ -224,6 +224,11 @@ def write_table(data: dict[str, Any]) -> None:
     from maaza.io import atomic_write_text
 
     lines = [provenance_header("Reliability: fuzzing, SIGKILL, damaged files, full disk", data["env"])]
+    measured = data.get("measured", {})
+    if measured:  # stages run separately: which commit and command measured each section
+        lines += ["Sections measured by separate runs (the header is the latest):", ""]
+        lines += [f"- {stage}: commit `{m['commit']}`, {m['timestamp']}, `{m['command']}`" for stage, m in measured.items()]
+        lines.append("")
     if fuzz := data.get("fuzz"):
         lines += ["## Fuzzing the user-facing inputs", "",
                   "| target | cases | ended in a MaazaError | unhandled (must be 0) | seconds |", "|---|---|---|---|---|"]
@@ -284,6 +289,9 @@ def main() -> int:
         else:
             data["full_disk"] = run_full_disk()
         data["commands"][stage] = "python benchmarks/reliability.py " + " ".join(sys.argv[1:])
+        data.setdefault("measured", {})[stage] = {"commit": data["env"]["git_commit"],
+                                                  "timestamp": data["env"]["timestamp"],
+                                                  "command": data["commands"][stage]}
         atomic_write_json(RESULTS, data)
         write_table(data)
     print(TABLE.read_text())
