@@ -3,6 +3,8 @@
     python benchmarks/filter.py                      # every stage (resumes where it stopped)
     python benchmarks/filter.py --stages eval        # only some stages
     python benchmarks/filter.py --report             # rewrite results from what the run folder holds
+    python benchmarks/filter.py --onnx benchmarks/artifacts/nlm_5m_filter --stages data peers eval ship
+                                                     # re-measure the shipped INT8 file (no training run here)
 
 Stages (the run folder is runs/filter/; results per system and test set in runs/filter/results/):
 - data: the generated PII test set (seed 1000, never a training seed) and the check that none of its texts
@@ -13,9 +15,11 @@ Stages (the run folder is runs/filter/; results per system and test set in runs/
   model at start (not reachable here) and PyPI carries none.
 - train: `maaza train configs/filter/nlm_5m_filter.yaml` (resumes from its checkpoints).
 - export: ONNX fp32 + INT8 (maaza.export.onnx_filter).
-- eval: fp32 and INT8 on SMS spam test (all 1115 rows, and the rows whose text is not in train), Davidson
+- eval: fp32 and INT8 (INT8 only for a folder without model.onnx, e.g. `--onnx benchmarks/artifacts/
+  nlm_5m_filter`, the shipped file on a machine without the training run) on SMS spam test (all 1115 rows, and the rows whose text is not in train), Davidson
   test (macro-F1, toxic-vs-neither accuracy), generated PII test and the hand-written set (exact span and
-  label F1); fp32/INT8 agreement; batch-1 latency of 40-token texts (p50/p95, 1 and 2 threads) and batched
+  label F1, with constrained BIO decoding and, for comparison, per-token argmax; INT8 also with the
+  regular-expression rules, `Filter(pii_rules=True)`); fp32/INT8 agreement; batch-1 latency of 40-token texts (p50/p95, 1 and 2 threads) and batched
   inferences/s; file sizes.
 - ship: the INT8 folder (model.int8.onnx, tokenizer.json, maaza.json) to benchmarks/artifacts/nlm_5m_filter/.
 Writes benchmarks/results/filter.json|md and per-system results JSONs under benchmarks/results/filter/.
@@ -56,7 +60,7 @@ def log(message: str) -> None:
 
 
 class Run:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, onnx_dir: Path | None = None) -> None:
         import yaml
 
         self.root = root
@@ -64,7 +68,7 @@ class Run:
         self.results.mkdir(parents=True, exist_ok=True)
         self.config = yaml.safe_load(CONFIG.read_text())
         self.train_dir = REPO / self.config["output_dir"]
-        self.onnx_dir = root / "onnx"
+        self.onnx_dir = onnx_dir or root / "onnx"  # --onnx: an export folder to evaluate (the shipped one)
 
     def save(self, name: str, result: dict[str, Any]) -> None:
         atomic_write_json(self.results / f"{name}.json", result)
@@ -259,6 +263,7 @@ def _latency_ms(filter_: Any, texts: list[str], repeats: int = 4) -> dict[str, f
 def stage_eval(run: Run) -> None:
     from maaza.envinfo import peak_rss_mb
     from maaza.eval.classifier import evaluate_probabilities
+    from maaza.export.onnx_filter import FP32_FILE, INT8_FILE
     from maaza.filter import Filter
     from maaza.tasks import get_task
 
@@ -266,7 +271,14 @@ def stage_eval(run: Run) -> None:
     pii_rows = run.pii_rows()
     meta = read_json(run.onnx_dir / "maaza.json")
     outputs: dict[str, dict[str, Any]] = {}
-    for precision in ("fp32", "int8"):
+    precisions = [p for p in ("fp32", "int8") if (run.onnx_dir / (INT8_FILE if p == "int8" else FP32_FILE)).is_file()]
+    if "int8" not in precisions:
+        raise MaazaError(f"eval: {run.onnx_dir} has no {INT8_FILE} (--stages export, or --onnx FOLDER)")
+    for stale in ("nlm_5m_filter_fp32", "int8_agreement"):  # results of a file this folder does not have
+        if "fp32" not in precisions:
+            for path in run.results.glob(f"{stale}*.json"):
+                path.unlink()
+    for precision in precisions:
         system = f"nlm_5m_filter_{precision}"
         filter_ = Filter.load(run.onnx_dir, int8=precision == "int8")
         model_file = filter_.model_file
@@ -308,9 +320,24 @@ def stage_eval(run: Run) -> None:
                 return found
 
             result = pii_result(rows, predict_spans, model, split, run.pii_files()[split])
+            result["config"]["pii_decoding"] = filter_.pii_decoding
             outputs.setdefault(system, {})[split] = [[(s.start, s.end, s.label) for s in spans] for spans in found]
             run.save(f"{system}_{split}", result)
             log(f"{system} {split}: span F1 {result['metrics']['overall']['f1']}")
+            # the same file with each token's most probable tag (the decoding before constrained_tags)
+            per_token = Filter.load(run.onnx_dir, int8=precision == "int8", pii_decoding="argmax")
+            result = pii_result(rows, lambda texts, f=per_token: [r.pii for r in f.check_batch(list(texts))],
+                                {**model, "name": f"{system}_argmax"}, split, run.pii_files()[split])
+            result["config"]["pii_decoding"] = "argmax"
+            run.save(f"{system}_argmax_{split}", result)
+            log(f"{system} {split} argmax decoding: span F1 {result['metrics']['overall']['f1']}")
+            if precision == "int8":  # the shipped file with the regular-expression rules (Filter pii_rules=True)
+                ruled = Filter.load(run.onnx_dir, int8=True, pii_rules=True)
+                result = pii_result(rows, lambda texts, f=ruled: [r.pii for r in f.check_batch(list(texts))],
+                                    {**model, "name": f"{system}_rules"}, split, run.pii_files()[split])
+                result["config"]["pii_rules"] = True
+                run.save(f"{system}_rules_{split}", result)
+                log(f"{system} {split} with rules: span F1 {result['metrics']['overall']['f1']}")
         texts = [r.text for r in label_rows["spam"]["test"]]
         latency_texts = _latency_texts(filter_, texts)
         timing: dict[str, Any] = {"latency_texts": len(latency_texts), "tokens": list(LATENCY_TOKENS)}
@@ -325,6 +352,9 @@ def stage_eval(run: Run) -> None:
         timing["peak_rss_mb"] = round(peak_rss_mb(), 1)
         run.save(f"{system}_timing", {"system": system, "timing": timing, "environment": environment()})
         log(f"{system} timing {timing}")
+    if "fp32" not in precisions:
+        log(f"eval: {run.onnx_dir} has no {FP32_FILE}: INT8 only, no INT8-vs-fp32 agreement")
+        return
     agreement = {}
     for key in outputs["nlm_5m_filter_fp32"]:
         a, b = outputs["nlm_5m_filter_fp32"][key], outputs["nlm_5m_filter_int8"][key]
@@ -342,18 +372,21 @@ def stage_ship(run: Run) -> None:
     int8 = _overall(run, "nlm_5m_filter_int8_spam_test")
     if int8 is None:
         raise MaazaError("ship: evaluate first (--stages eval)")
-    staging = target.with_name(f".{target.name}.new")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for name in (INT8_FILE, "tokenizer.json", "maaza.json"):
-        shutil.copy2(run.onnx_dir / name, staging / name)
-    meta = read_json(staging / "maaza.json")
-    meta["files"] = {k: v for k, v in meta["files"].items() if k != "model.onnx"}
-    meta["sha256"] = {k: v for k, v in meta["sha256"].items() if k != "model.onnx"}
-    meta["shipped_note"] = "INT8 only; the fp32 model.onnx is rebuilt by python benchmarks/filter.py --stages export"
-    atomic_write_json(staging / "maaza.json", meta)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    if run.onnx_dir.resolve() == target.resolve():  # --onnx on the shipped folder: its files stay, card and summary
+        meta = read_json(target / "maaza.json")
+    else:
+        staging = target.with_name(f".{target.name}.new")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for name in (INT8_FILE, "tokenizer.json", "maaza.json"):
+            shutil.copy2(run.onnx_dir / name, staging / name)
+        meta = read_json(staging / "maaza.json")
+        meta["files"] = {k: v for k, v in meta["files"].items() if k != "model.onnx"}
+        meta["sha256"] = {k: v for k, v in meta["sha256"].items() if k != "model.onnx"}
+        meta["shipped_note"] = "INT8 only; the fp32 model.onnx is rebuilt by python benchmarks/filter.py --stages export"
+        atomic_write_json(staging / "maaza.json", meta)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
     shipped_file = ARTIFACTS_DIR / "shipped.json"
     shipped = read_json(shipped_file)
     spam, tox, pii = (_overall(run, f"nlm_5m_filter_int8_{k}") for k in ("spam_test", "toxicity_test", "pii_test"))
@@ -370,7 +403,7 @@ def stage_ship(run: Run) -> None:
     from maaza.report.filter_card import build_filter_card
 
     systems = {p.stem: read_json(p) for p in sorted(run.results.glob("*.json"))}
-    summary = read_json(run.train_dir / "training_summary.json")
+    summary = training_summary(run)
     atomic_write_text(target / "README.md", build_filter_card(meta, summary, systems, PUBLISHED,
                                                               "benchmarks/results/filter.md"))
     log(f"ship: {target} (+ README.md, the model card)")
@@ -384,15 +417,37 @@ def _overall(run: Run, name: str) -> dict[str, Any] | None:
     return read_json(path)["metrics"]["overall"] if path.is_file() else None
 
 
+def training_summary(run: Run) -> dict[str, Any] | None:
+    """The training run's summary; without the run folder (evaluating the shipped file on another machine) the
+    one the last report recorded, when it describes the same export (its `source_run` and weights' sha256)."""
+    summary_file = run.train_dir / "training_summary.json"
+    if summary_file.is_file():
+        return read_json(summary_file)
+    previous = RESULTS_DIR / "filter.json"
+    meta_file = run.onnx_dir / "maaza.json"
+    if not previous.is_file() or not meta_file.is_file():
+        return None
+    recorded = read_json(previous)
+    from maaza.export.onnx_filter import INT8_FILE
+
+    digest = read_json(meta_file)["sha256"].get(INT8_FILE)
+    same = digest is not None and (recorded.get("export") or {}).get("sha256", {}).get(INT8_FILE) == digest
+    return recorded.get("training") if same else None
+
+
 def report(run: Run) -> None:
     from maaza.report.filter_card import report_body
 
     systems = {p.stem: read_json(p) for p in sorted(run.results.glob("*.json"))}
+    stale = RESULTS_DIR / "filter"
+    for path in stale.glob("*.json") if stale.is_dir() else []:
+        if path.stem not in systems:
+            path.unlink()  # a system this run no longer has (fp32 when only the INT8 file was evaluated)
     for name, result in systems.items():
         atomic_write_json(RESULTS_DIR / "filter" / f"{name}.json", result)
     env = environment()
-    summary_file, meta_file = run.train_dir / "training_summary.json", run.onnx_dir / "maaza.json"
-    summary = read_json(summary_file) if summary_file.is_file() else None
+    meta_file = run.onnx_dir / "maaza.json"
+    summary = training_summary(run)
     meta = read_json(meta_file) if meta_file.is_file() else None
     payload = {"environment": env, "systems": systems, "training": summary, "export": meta,
                "published_context": PUBLISHED}
@@ -413,9 +468,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--run-dir", default=str(REPO / "runs" / "filter"))
+    parser.add_argument("--onnx", default=None, help="evaluate (and ship) this export folder instead of the run's, "
+                        "e.g. benchmarks/artifacts/nlm_5m_filter: INT8 only when it has no model.onnx")
     parser.add_argument("--report", action="store_true", help="only rewrite the results files")
     args = parser.parse_args()
-    run = Run(Path(args.run_dir))
+    run = Run(Path(args.run_dir), Path(args.onnx) if args.onnx else None)
     try:
         if not args.report:
             for stage in args.stages:

@@ -8,12 +8,16 @@
 
 A folder from `maaza.export.onnx_filter.export_filter_onnx` runs on onnxruntime's CPU execution provider.
 Decoding: spam score = p(spam); toxicity label = the most probable of hate / offensive / neither, toxicity
-score = 1 - p(neither); PII = BIO tags (argmax per token) decoded to character spans
-(`maaza.tasks.filter.spans.decode_bio`). A text longer than one window (`max_length` tokens with [CLS] and
-[SEP]) is cut into windows of `max_length - 2` tokens overlapping by `stride`; its spam score is the highest
-of its windows', its toxicity that of its most toxic window, and the PII candidates of all windows are
-merged (`merge_overlapping`), so spans keep the offsets of the whole text. The browser demo (`web/filter/`)
-computes the same function in JavaScript.
+score = 1 - p(neither); PII = the most probable valid BIO tag sequence of each window
+(`maaza.tasks.filter.spans.constrained_tags`: `I-X` only after X, no span edge inside a word), decoded to
+character spans (`decode_bio`); `pii_decoding="argmax"` takes each token's most probable tag instead, the
+decoding the benchmark compares against. `pii_rules=True` adds the checksum-validated regular expressions
+(`maaza.tasks.filter.pii_rules.with_rules`: e-mail, IBAN, card, SSN and IP spans from the rules, names,
+addresses and the phones the rules miss from the model). A text longer than one window (`max_length`
+tokens with [CLS] and [SEP]) is cut into windows of `max_length - 2` tokens overlapping by `stride`; its spam
+score is the highest of its windows', its toxicity that of its most toxic window, and the PII candidates of
+all windows are merged (`merge_overlapping`), so spans keep the offsets of the whole text. The browser demo
+(`web/filter/`) computes the same function in JavaScript, without the rules.
 """
 
 from __future__ import annotations
@@ -74,6 +78,12 @@ def _softmax(values: Any) -> Any:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
+def _with_rules(spans: list[Any], text: str) -> list[Any]:
+    from maaza.tasks.filter.pii_rules import detect_pii_rules, with_rules
+
+    return with_rules(spans, detect_pii_rules(text))
+
+
 def _shipped_folder() -> Path:
     from maaza.models.shipped import shipped_models
 
@@ -88,10 +98,21 @@ def _shipped_folder() -> Path:
     return model.path
 
 
+PII_DECODINGS = ("constrained", "argmax")
+
+
 class Filter:
     """A loaded filter folder (ONNX + tokenizer + maaza.json). Build it with `Filter.load`."""
 
-    def __init__(self, folder: Path, *, int8: bool = True, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        int8: bool = True,
+        threads: int | None = None,
+        pii_decoding: str = "constrained",
+        pii_rules: bool = False,
+    ) -> None:
         import onnxruntime as ort
 
         from maaza.export.onnx_filter import FP32_FILE, INT8_FILE, OUTPUT_NAMES
@@ -103,6 +124,10 @@ class Filter:
         self.metadata = read_model_metadata(folder)
         if self.metadata.get("kind") != "filter":
             raise MaazaError(f"{folder}: maaza.json says kind '{self.metadata.get('kind')}', not 'filter'")
+        if pii_decoding not in PII_DECODINGS:
+            raise MaazaError(f"pii_decoding must be one of {', '.join(PII_DECODINGS)}, got {pii_decoding!r}")
+        self.pii_decoding = pii_decoding
+        self.pii_rules = pii_rules
         self.path = folder
         self.model_file = folder / (INT8_FILE if int8 else FP32_FILE)
         if not self.model_file.is_file():
@@ -131,15 +156,25 @@ class Filter:
             raise MaazaError(f"onnxruntime cannot load {self.model_file}: {first_line(exc)}") from None
 
     @classmethod
-    def load(cls, path: str | Path | None = None, *, int8: bool = True, threads: int | None = None) -> Filter:
+    def load(
+        cls,
+        path: str | Path | None = None,
+        *,
+        int8: bool = True,
+        threads: int | None = None,
+        pii_decoding: str = "constrained",
+        pii_rules: bool = False,
+    ) -> Filter:
         """A filter folder (None: the shipped NLM-5M-Filter, `maaza models list`); `int8=False` runs the fp32
-        file; `threads`: onnxruntime's intra-op threads (default: the physical cores this process may use)."""
+        file; `threads`: onnxruntime's intra-op threads (default: the physical cores this process may use);
+        `pii_decoding`: "constrained" (valid BIO, no edge inside a word) or "argmax" (per token); `pii_rules`:
+        combine the model's PII spans with the regular-expression detector's (`with_rules`)."""
         if threads is not None and threads < 1:
             raise MaazaError("threads must be at least 1")
         folder = _shipped_folder() if path is None else Path(path)
         if not folder.is_dir():
             raise MaazaError(f"filter not found: {folder} (expected a folder from export_filter_onnx)")
-        return cls(folder, int8=int8, threads=threads)
+        return cls(folder, int8=int8, threads=threads, pii_decoding=pii_decoding, pii_rules=pii_rules)
 
     # ---------------------------------------------------------------------------------------- windows
 
@@ -174,9 +209,13 @@ class Filter:
         """Spam score, toxicity label and score, and PII spans of one text."""
         return self.check_batch([text])[0]
 
-    def check_batch(self, texts: Sequence[str], *, batch_size: int = 32) -> list[FilterResult]:
-        """`check` of every text, in order; windows of several texts run together, `batch_size` at a time."""
-        from maaza.tasks.filter.spans import decode_bio, merge_overlapping
+    def check_batch(
+        self, texts: Sequence[str], *, batch_size: int = 32, pii_rules: bool | None = None
+    ) -> list[FilterResult]:
+        """`check` of every text, in order; windows of several texts run together, `batch_size` at a time;
+        `pii_rules` overrides the loaded setting for this call."""
+        rules = self.pii_rules if pii_rules is None else pii_rules
+        from maaza.tasks.filter.spans import merge_overlapping
 
         for index, text in enumerate(texts):
             if not isinstance(text, str):
@@ -192,19 +231,15 @@ class Filter:
         for start in range(0, len(order), batch_size):
             chosen = [jobs[j] for j in order[start : start + batch_size]]
             spam_logits, toxicity_logits, pii_logits = self._run([window for _, window in chosen])
-            spam_p, tox_p, pii_p = _softmax(spam_logits), _softmax(toxicity_logits), _softmax(pii_logits)
+            spam_p, tox_p = _softmax(spam_logits), _softmax(toxicity_logits)
             for row, (index, (ids, offsets)) in enumerate(chosen):
                 spam.setdefault(index, []).append(float(spam_p[row, self.spam_labels.index("spam")]))
                 toxic.setdefault(index, []).append(tox_p[row])
-                probs = pii_p[row, : len(ids)]
-                tags = probs.argmax(-1)
-                scores = probs[range(len(ids)), tags]
-                spans.setdefault(index, []).extend(
-                    decode_bio(offsets, [int(t) for t in tags], [float(s) for s in scores], texts[index])
-                )
+                spans.setdefault(index, []).extend(self._pii_spans(pii_logits[row, : len(ids)], offsets, texts[index]))
         results = []
         neither = self.toxicity_labels.index("neither")
         for index in range(len(texts)):
+            found = merge_overlapping(spans[index])
             worst = max(toxic[index], key=lambda p: 1.0 - float(p[neither]))
             label = self.toxicity_labels[int(worst.argmax())]
             results.append(
@@ -213,11 +248,33 @@ class Filter:
                     toxicity_label=label,
                     toxicity_score=1.0 - float(worst[neither]),
                     toxicity_probs={name: float(worst[i]) for i, name in enumerate(self.toxicity_labels)},
-                    pii=merge_overlapping(spans[index]),
+                    pii=_with_rules(found, texts[index]) if rules else found,
                     windows=len(spam[index]),
                 )
             )
         return results
+
+    def _pii_spans(self, logits: Any, offsets: Sequence[tuple[int, int]], text: str) -> list[Any]:
+        """One window's spans from its per-token tag logits (special tokens included, then skipped). Log-
+        probabilities in float64 (as the browser's JavaScript numbers), a span's score the mean probability of
+        its tokens' tags."""
+        import numpy as np
+
+        from maaza.tasks.filter.spans import constrained_tags, decode_bio, glued_boundaries
+
+        kept = [k for k, (start, end) in enumerate(offsets) if end > start]
+        if not kept:
+            return []
+        values = np.asarray(logits, dtype=np.float64)[kept]
+        shifted = values - values.max(axis=-1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        offsets = [offsets[k] for k in kept]
+        if self.pii_decoding == "argmax":
+            tags = [int(t) for t in log_p.argmax(-1)]
+        else:
+            tags = constrained_tags(log_p, glued_boundaries(offsets, text))
+        scores = [float(np.exp(log_p[k, tag])) for k, tag in enumerate(tags)]
+        return decode_bio(offsets, tags, scores, text)
 
     def redact(self, text: str, mask: Any = None) -> str:
         """`text` with every detected PII span replaced by `[LABEL]` (or `mask(span)` / a fixed string)."""
@@ -241,6 +298,9 @@ def add_filter_parser(sub: Any) -> None:
     p.add_argument("--model", default=None, help="a filter folder (default: the shipped NLM-5M-Filter)")
     p.add_argument("--fp32", action="store_true", help="run model.onnx instead of model.int8.onnx")
     p.add_argument("--redact", action="store_true", help="print each text with its PII spans masked")
+    p.add_argument("--rules", action="store_true",
+                   help="add the checksum-validated regular expressions (e-mail, IBAN, card, SSN, IP) to the model's "
+                   "PII spans (benchmarks/results/filter.md measures both)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the physical cores)")
     p.set_defaults(handler=run_filter)
 
@@ -249,7 +309,7 @@ def run_filter(args: argparse.Namespace) -> int:
     from maaza.io import emit_lines, text_rows_from_args
 
     rows = text_rows_from_args(args, "check")
-    model = Filter.load(args.model, int8=not args.fp32, threads=args.threads)
+    model = Filter.load(args.model, int8=not args.fp32, threads=args.threads, pii_rules=args.rules)
     results = model.check_batch([text for _, text, _ in rows])
     from maaza.tasks.filter.spans import redact
 

@@ -162,6 +162,22 @@ def test_cli_prints_json_lines_and_redacts(tiny_filter_onnx: Path, tmp_path: Pat
     assert capsys.readouterr().out.strip() != ""
 
 
+def test_rules_add_validated_patterns_to_the_model(tiny_filter_onnx: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`pii_rules=True` (`--rules`): the rule spans are in the answer whatever the (random tiny) model says,
+    and the model-only answer is `with_rules`' input."""
+    from maaza.cli import main
+    from maaza.tasks.filter.pii_rules import detect_pii_rules, with_rules
+
+    text = "Mail ann@example.com or call +44 7700 900123 from 10.0.0.1"
+    plain = Filter.load(tiny_filter_onnx, threads=1).check(text)
+    ruled = Filter.load(tiny_filter_onnx, threads=1, pii_rules=True).check(text)
+    assert ruled.pii == with_rules(plain.pii, detect_pii_rules(text))
+    assert {(s.start, s.end, s.label) for s in detect_pii_rules(text)} <= {(s.start, s.end, s.label) for s in ruled.pii}
+    assert main(["filter", "--model", str(tiny_filter_onnx), "--threads", "1", "--rules", text]) == 0
+    (line,) = [json.loads(out) for out in capsys.readouterr().out.splitlines()]
+    assert [(s["start"], s["end"], s["label"]) for s in line["pii"]] == [(s.start, s.end, s.label) for s in ruled.pii]
+
+
 def test_cli_names_the_line_of_invalid_utf8(tiny_filter_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from maaza.cli import main
 

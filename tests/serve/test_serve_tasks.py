@@ -47,6 +47,10 @@ def test_classify_and_filter_match_the_python_apis(shipped_small: list[Any]) -> 
             assert all(s["text"] == text[s["start"] : s["end"]] for s in result["pii"])
             assert result["redacted"] == redact(text, direct.pii)
         assert reply["results"][2]["is_spam"] is True  # the shipped filter knows this one
+        ruled = httpx.post(url + "/v1/filter", json={"input": TEXTS[1], "rules": True}, timeout=60).json()
+        assert [(s["label"], s["start"], s["end"]) for s in ruled["results"][0]["pii"]] == [
+            (s.label, s.start, s.end) for s in filt.filter.check_batch(TEXTS[1:2], pii_rules=True)[0].pii]
+        assert ("EMAIL_ADDRESS", "ann.lee@example.org") in {(s["label"], s["text"]) for s in ruled["results"][0]["pii"]}
         error = httpx.post(url + "/v1/chat/completions", json={
             "model": "mlm-60m-intent", "messages": [{"role": "user", "content": "hi"}]}).json()["error"]
         assert "cannot chat" in error["message"]

@@ -214,3 +214,55 @@ def test_random_strings_encode_exactly_as_python(tokenizer_folder: tuple[Any, Pa
     got = node_encode(folder / "tokenizer.json", texts, tmp_path)["encodings"]
     for text, js, py in zip(texts, got, python_encodings(tokenizer, texts), strict=True):
         assert {"ids": js["ids"], "offsets": js["offsets"]} == py, ascii(text)
+
+
+def test_constrained_decoding_matches_python(tmp_path: Path) -> None:
+    """spans.js's gluedBoundaries and constrainedTags equal `glued_boundaries` / `constrained_tags` on random
+    texts (letters, digits, punctuation, whitespace, characters split into byte tokens) and random peaked
+    log-probabilities; its isWordChar is `is_word_character` on every code point."""
+    import math
+    import random
+
+    from web_helpers import node_decode
+
+    from maaza.tasks.filter.spans import BIO_TAGS, constrained_tags, glued_boundaries
+    from maaza.train.filter_tokenizer import is_word_character
+
+    rng = random.Random(11)
+    alphabet = ["a", "Bo", "7", "42", "-", "@", ".", " ", "\n", "ą", "😀", "é", "ß", "٣", "Ⅻ", "_"]
+    cases = []
+    for _ in range(300):
+        pieces = [rng.choice(alphabet) for _ in range(rng.randint(0, 14))]
+        text = "".join(pieces)
+        offsets, position = [[0, 0]], 0
+        for piece in pieces:
+            for char in piece:
+                if ord(char) > 0x7F and rng.random() < 0.5:  # byte fallback: pieces sharing one character
+                    offsets += [[position, position + 1]] * len(char.encode("utf-8"))
+                else:
+                    offsets.append([position, position + 1])
+                position += 1
+        offsets.append([0, 0])
+        kept = [o for o in offsets if o[1] > o[0]]
+        log_probs = []
+        for _ in kept:
+            weights = [rng.random() ** 4 for _ in BIO_TAGS]
+            weights[rng.randrange(len(BIO_TAGS))] += rng.random() * 5
+            total = sum(weights)
+            log_probs.append([math.log(w / total) for w in weights])
+        cases.append({"text": text, "offsets": kept, "log_probs": log_probs, "tag_names": list(BIO_TAGS)})
+    out = node_decode(cases, tmp_path)
+    changed = 0
+    for case, glued, path in zip(cases, out["glued"], out["paths"], strict=True):
+        offsets = [tuple(o) for o in case["offsets"]]
+        want_glued = glued_boundaries(offsets, case["text"])
+        assert glued == want_glued, ascii(case["text"])
+        want = constrained_tags(case["log_probs"], want_glued)
+        assert path == want, ascii(case["text"])
+        changed += want != [max(range(len(BIO_TAGS)), key=row.__getitem__) for row in case["log_probs"]]
+    assert changed > 100  # the constraints changed the argmax path in many cases
+    js_words = {cp for start, end in out["words"] for cp in range(start, end + 1)}
+    differ = {
+        cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF and is_word_character(chr(cp)) != (cp in js_words)
+    }
+    assert not differ, sorted(differ)[:20]

@@ -251,16 +251,27 @@ def python_space_table() -> list[int]:
 _SPANS_SCRIPT = """
 import { readFileSync } from "node:fs";
 const [spansUrl, casesJson] = process.argv.slice(1);
-const { decodeBio, SPACE_TABLE } = await import(spansUrl);
+const { codePoints } = await import(new URL("tokenizer.js", spansUrl).href);
+const { constrainedTags, decodeBio, gluedBoundaries, isWordChar, SPACE_TABLE } = await import(spansUrl);
 const cases = JSON.parse(readFileSync(casesJson, "utf8"));
-const spans = cases.map((c) => decodeBio(c.offsets, c.tags, c.scores, c.text));
-process.stdout.write(JSON.stringify({ spans, table: SPACE_TABLE }));
+const spans = cases.map((c) => (c.tags ? decodeBio(c.offsets, c.tags, c.scores, c.text) : null));
+const glued = cases.map((c) => (c.log_probs ? gluedBoundaries(c.offsets, codePoints(c.text)) : null));
+const paths = cases.map((c, i) => (c.log_probs ? constrainedTags(c.log_probs, glued[i], c.tag_names) : null));
+const words = []; // [start, end] inclusive ranges of isWordChar over every code point but surrogates
+for (let cp = 0; cp < 0x110000; cp++) {
+  if (cp >= 0xd800 && cp <= 0xdfff) continue;
+  if (!isWordChar(cp)) continue;
+  if (words.length && words[words.length - 1][1] === cp - 1) words[words.length - 1][1] = cp;
+  else words.push([cp, cp]);
+}
+process.stdout.write(JSON.stringify({ spans, table: SPACE_TABLE, glued, paths, words }));
 """
 
 
 def node_decode(cases: list[dict[str, Any]], work: Path) -> dict[str, Any]:
-    """Run web/filter/spans.js's decodeBio under node on `cases` ({offsets, tags, scores, text}):
-    {spans: [[{start, end, label, score}]], table: its isspace table}."""
+    """Run web/filter/spans.js under node on `cases`: decodeBio where a case has {offsets, tags, scores, text},
+    gluedBoundaries + constrainedTags where it has {offsets, text, log_probs, tag_names}: {spans, glued,
+    paths (tag indices), table: its isspace table, words: its isalnum code point ranges}."""
     assert NODE is not None
     cases_file = work / "cases.json"
     cases_file.write_text(json.dumps(cases), encoding="utf-8")

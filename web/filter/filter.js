@@ -5,7 +5,8 @@
 //   spam score       p(spam) of the [CLS] head; a long text: the highest over its windows
 //   toxicity         the most probable of hate / offensive / neither, score 1 - p(neither); a long text: the
 //                    window with the highest score
-//   pii              per token the argmax BIO tag, decoded to character spans (decodeBio, which trims each span
+//   pii              per window the most probable valid BIO tag sequence (constrainedTags: I-X only after X, no
+//                    span edge inside a word), decoded to character spans (decodeBio, which trims each span
 //                    of the whitespace its first token carries), the candidates of all windows merged
 //                    (mergeOverlapping); offsets in code points, like Python str indices
 //
@@ -14,14 +15,14 @@
 // batch, as in Python (the INT8 graph quantizes its activations per batch, so batching changes the numbers).
 
 import * as ort from "../node_modules/onnxruntime-web/dist/ort.wasm.min.mjs";
-import { decodeBio, mergeOverlapping } from "./spans.js";
+import { constrainedTags, decodeBio, gluedBoundaries, mergeOverlapping } from "./spans.js";
 import { Tokenizer, codePoints } from "./tokenizer.js";
 
 // One thread: a threaded wasm needs SharedArrayBuffer, i.e. a cross-origin isolated page (COOP/COEP headers)
 // that a plain `python -m http.server` does not send.
 ort.env.wasm.numThreads = 1;
 
-export { decodeBio, isPythonSpace, mergeOverlapping } from "./spans.js";
+export { constrainedTags, decodeBio, gluedBoundaries, isPythonSpace, isWordChar, mergeOverlapping } from "./spans.js";
 export { ort };
 
 const NOT_TOXIC = "neither";
@@ -42,6 +43,18 @@ function softmax(values, start, count) {
     sum += out[k];
   }
   for (let k = 0; k < count; k++) out[k] /= sum;
+  return out;
+}
+
+/** log-softmax in doubles, as Filter._pii_spans computes it in float64. */
+function logSoftmax(values, start, count) {
+  let max = -Infinity;
+  for (let k = 0; k < count; k++) max = Math.max(max, values[start + k]);
+  let sum = 0;
+  for (let k = 0; k < count; k++) sum += Math.exp(values[start + k] - max);
+  const log = Math.log(sum);
+  const out = new Array(count);
+  for (let k = 0; k < count; k++) out[k] = values[start + k] - max - log;
   return out;
 }
 
@@ -138,15 +151,14 @@ export class Filter {
       spamScore = Math.max(spamScore, softmax(spamLogits, row * this.spamLabels.length, this.spamLabels.length)[spamIndex]);
       const toxic = softmax(toxicityLogits, row * this.toxicityLabels.length, this.toxicityLabels.length);
       if (worst === null || 1 - toxic[neither] > 1 - worst[neither]) worst = toxic; // the first on a tie
-      const chosen = [];
-      const scores = [];
-      for (let k = 0; k < w.ids.length; k++) {
-        const probs = softmax(piiLogits, (row * width + k) * tags, tags);
-        const best = argmax(probs);
-        chosen.push(this.piiTags[best]);
-        scores.push(probs[best]);
-      }
-      candidates.push(...decodeBio(w.offsets, chosen, scores, cps));
+      const kept = [];
+      for (let k = 0; k < w.ids.length; k++) if (w.offsets[k][1] > w.offsets[k][0]) kept.push(k);
+      const logProbs = kept.map((k) => logSoftmax(piiLogits, (row * width + k) * tags, tags));
+      const offsets = kept.map((k) => w.offsets[k]);
+      const path = constrainedTags(logProbs, gluedBoundaries(offsets, cps), this.piiTags);
+      const chosen = path.map((t) => this.piiTags[t]);
+      const scores = path.map((t, i) => Math.exp(logProbs[i][t]));
+      candidates.push(...decodeBio(offsets, chosen, scores, cps));
     });
     const toxicityProbs = Object.fromEntries(this.toxicityLabels.map((label, k) => [label, worst[k]]));
     const done = performance.now();

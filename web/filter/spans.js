@@ -1,8 +1,9 @@
-// Ports of maaza.tasks.filter.spans used by filter.js: decodeBio (BIO tags -> character spans, trimmed of
+// Ports of maaza.tasks.filter.spans used by filter.js: constrainedTags (the most probable valid BIO tag
+// sequence, no span edge inside a word: gluedBoundaries), decodeBio (BIO tags -> character spans, trimmed of
 // whitespace) and mergeOverlapping (the spans of overlapping windows -> one set). Offsets are Unicode code
 // points, as Python's str indexes them. No dependencies beyond tokenizer.js's codePoints.
 
-import { codePoints } from "./tokenizer.js";
+import { codePoints, isPunctuation, isWhitespace } from "./tokenizer.js";
 
 // Python's str.isspace() (CPython 3.11, unicodedata 14), as inclusive [start, end] code point ranges: the
 // characters of bidirectional class WS, B or S or category Zs. Not the tokenizer's whitespace (that one lacks
@@ -20,6 +21,82 @@ export function isPythonSpace(cp) {
     if (cp <= PYTHON_SPACE[k + 1]) return true;
   }
   return false;
+}
+
+/** maaza.train.filter_tokenizer.is_word_character: neither whitespace nor punctuation to the tokenizer (the
+ * classes tokenizer.js carries, probed from `tokenizers` itself, not the JS engine's Unicode version). */
+export function isWordChar(cp) {
+  return !isWhitespace(cp) && !isPunctuation(cp);
+}
+
+/** maaza.tasks.filter.spans.glued_boundaries: per token, true when no span edge may fall before it (a piece of
+ * the same character as the previous token, or touching it with word characters on both sides). `cps`: the
+ * text's code points; zero-width tokens are never glued and do not glue their neighbours. */
+export function gluedBoundaries(offsets, cps) {
+  const glued = [];
+  let previous = null;
+  for (const [start, end] of offsets) {
+    if (end <= start) {
+      glued.push(false);
+      continue;
+    }
+    if (previous === null) glued.push(false);
+    else if (start < previous[1]) glued.push(true);
+    else glued.push(start === previous[1] && isWordChar(cps[start]) && isWordChar(cps[start - 1]));
+    previous = [start, end];
+  }
+  return glued;
+}
+
+const NEVER = -1e30;
+
+/** maaza.tasks.filter.spans.constrained_tags: Viterbi over `tags` (names, "O" / "B-X" / "I-X") with I-X only
+ * after B-X or I-X (never first) and, at a glued boundary, O after O or I-X after X. `logProbs`: one array of
+ * per-tag log-probabilities per token. Returns tag indices; ties go to the lower index, as numpy's argmax. */
+export function constrainedTags(logProbs, glued, tags) {
+  const count = tags.length;
+  if (logProbs.length === 0) return [];
+  const label = tags.map((t) => (t === "O" ? null : t.slice(t.indexOf("-") + 1)));
+  const inside = tags.map((t) => t.startsWith("I-"));
+  const outside = tags.indexOf("O");
+  const free = [];
+  const stuck = [];
+  for (let a = 0; a < count; a++) {
+    free.push(new Array(count).fill(0));
+    stuck.push(new Array(count).fill(NEVER));
+    for (let b = 0; b < count; b++) {
+      const continues = label[a] !== null && label[a] === label[b] && inside[b];
+      if (inside[b] && !continues) free[a][b] = NEVER;
+      if ((a === outside && b === outside) || continues) stuck[a][b] = 0;
+    }
+  }
+  let score = tags.map((_, b) => (inside[b] ? NEVER : 0) + logProbs[0][b]);
+  const back = [];
+  for (let i = 1; i < logProbs.length; i++) {
+    const table = glued[i] ? stuck : free;
+    const best = new Array(count);
+    const next = new Array(count);
+    for (let b = 0; b < count; b++) {
+      let arg = 0;
+      let value = score[0] + table[0][b];
+      for (let a = 1; a < count; a++) {
+        const candidate = score[a] + table[a][b];
+        if (candidate > value) {
+          value = candidate;
+          arg = a;
+        }
+      }
+      best[b] = arg;
+      next[b] = value + logProbs[i][b];
+    }
+    back.push(best);
+    score = next;
+  }
+  let last = 0;
+  for (let b = 1; b < count; b++) if (score[b] > score[last]) last = b;
+  const path = [last];
+  for (let i = back.length - 1; i >= 0; i--) path.push(back[i][path[path.length - 1]]);
+  return path.reverse();
 }
 
 /** maaza.tasks.filter.spans.decode_bio: tags (strings) + offsets + chosen-tag probabilities -> spans

@@ -36,6 +36,20 @@ from maaza.serve.worker import Cancelled, Generated, Job, ModelWorker, QueueFull
 log = logging.getLogger("maaza.serve")
 
 DISCONNECT_POLL_SECONDS = 0.25  # how often a waiting non-streamed request checks that its client is still there
+# `stream: true` answers 200 as server-sent events: documented beside the JSON body, so a client generated from
+# the OpenAPI document (and Schemathesis) knows both forms.
+STREAMED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The completion; with `stream: true`, server-sent events of `chat.completion.chunk` "
+        "objects ending with `data: [DONE]`",
+        "content": {"text/event-stream": {"schema": {  # one event (OpenAPI 3.0/3.1: `schema` is per event)
+            "type": "object",
+            "required": ["data"],
+            "properties": {"data": {"type": "string", "description": "a chat.completion.chunk object as JSON, "
+                                    "or [DONE]"}},
+        }}},
+    }
+}
 OPEN_PATHS = frozenset({"/health"})  # answered without the API key (load balancers probe it)
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": p.ErrorResponse, "description": text}
@@ -246,7 +260,7 @@ def create_app(models: Sequence[ServedModel], settings: ServeSettings | None = N
     async def get_model(model_id: str) -> p.ModelCard:
         return _card(state.model(model_id))
 
-    @app.post("/v1/chat/completions", response_model=p.ChatCompletion, responses=ERRORS)
+    @app.post("/v1/chat/completions", response_model=p.ChatCompletion, responses={**ERRORS, **STREAMED})
     async def chat_completions(body: p.ChatCompletionRequest, request: Request) -> Any:
         return await _chat(state, body, request)
 
@@ -273,7 +287,9 @@ def create_app(models: Sequence[ServedModel], settings: ServeSettings | None = N
         model = state.pick(body.model, FILTER, "filter texts")
         request.state.model = model.name
         texts = _texts(body.input, settings)
-        outcomes = await state.run(model, _call_job(lambda _hook: model.filter.check_batch(texts)), request)
+        outcomes = await state.run(
+            model, _call_job(lambda _hook: model.filter.check_batch(texts, pii_rules=body.rules)), request
+        )
         results = []
         for text, r in zip(texts, outcomes, strict=True):
             spans = [p.PiiSpan(label=s.label, start=s.start, end=s.end, text=text[s.start : s.end]) for s in r.pii]

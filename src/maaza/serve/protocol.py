@@ -144,9 +144,11 @@ class ClassifyRequest(TextsRequest):
 
 
 class FilterRequest(TextsRequest):
-    """POST /v1/filter: spam score, toxicity and PII spans of each text; `redact` adds the masked text."""
+    """POST /v1/filter: spam score, toxicity and PII spans of each text; `redact` adds the masked text; `rules`
+    adds the checksum-validated regular expressions to the model's PII spans (`maaza filter --rules`)."""
 
     redact: bool = False
+    rules: bool = False
 
 
 # ------------------------------------------------------------------------------------------ responses

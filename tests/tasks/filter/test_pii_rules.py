@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from maaza.tasks.filter.checksums import iban_check_digits, iban_is_valid, luhn_is_valid
-from maaza.tasks.filter.pii_rules import RULE_SCORES, detect_pii_rules
+from maaza.tasks.filter.pii_rules import RULE_SCORES, detect_pii_rules, with_rules
 from maaza.tasks.filter.spans import Span
 
 
@@ -103,3 +103,27 @@ def test_checksum_helpers_known_values() -> None:
     assert luhn_is_valid("79927398713")
     assert not luhn_is_valid("4111 1111 1111 1111")  # digits only
     assert not luhn_is_valid("")
+
+
+def test_with_rules_keeps_rule_spans_and_the_models_names_addresses_and_other_phones() -> None:
+    text = "Ann Lee, ann@example.com, +44 7700 900123, 5550 1234, ref 4417 2291, Main St 5"
+    at = {value: (text.index(value), text.index(value) + len(value)) for value in (
+        "Ann Lee", "ann@example.com", "+44 7700 900123", "5550 1234", "4417 2291", "Main St 5")}
+    rules = detect_pii_rules(text)
+    assert [(text[s.start : s.end], s.label) for s in rules] == [
+        ("ann@example.com", "EMAIL_ADDRESS"), ("+44 7700 900123", "PHONE_NUMBER"),
+    ]
+    model = [
+        Span(*at["Ann Lee"], "PERSON", 0.9),  # kept: no rule for names
+        Span(at["ann@example.com"][0], at["ann@example.com"][0] + 3, "EMAIL_ADDRESS", 0.9),  # inside the rule's
+        Span(at["+44 7700 900123"][0] + 4, at["+44 7700 900123"][1], "PHONE_NUMBER", 0.8),  # overlaps: dropped
+        Span(*at["5550 1234"], "PHONE_NUMBER", 0.7),  # a phone the rules do not know: kept
+        Span(*at["4417 2291"], "CREDIT_CARD", 0.6),  # a label the rules own, no rule hit: dropped
+        Span(*at["Main St 5"], "STREET_ADDRESS", 0.9),  # kept
+    ]
+    combined = with_rules(model, rules)
+    assert [(text[s.start : s.end], s.label) for s in combined] == [
+        ("Ann Lee", "PERSON"), ("ann@example.com", "EMAIL_ADDRESS"), ("+44 7700 900123", "PHONE_NUMBER"),
+        ("5550 1234", "PHONE_NUMBER"), ("Main St 5", "STREET_ADDRESS"),
+    ]
+    assert with_rules([], []) == [] and with_rules(model[:1], []) == model[:1]

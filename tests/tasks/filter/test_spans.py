@@ -15,7 +15,9 @@ from maaza.tasks.filter.spans import (
     TAG_IDS,
     Span,
     bio_tag_ids,
+    constrained_tags,
     decode_bio,
+    glued_boundaries,
     merge_overlapping,
     redact,
     span_scores,
@@ -304,3 +306,83 @@ def test_decode_bio_with_the_text_trims_the_whitespace_a_token_carries() -> None
     assert decode_bio(offsets, tags, text=text) == [Span(4, 12, "PERSON")]  # "Anna Lee"
     only_space = [TAG_IDS["O"], TAG_IDS["O"], TAG_IDS["O"], TAG_IDS["B-PERSON"], TAG_IDS["O"], TAG_IDS["O"]]
     assert decode_bio(offsets, only_space, text=text) == []  # a whitespace-only span is dropped
+
+
+# --------------------------------------------------------------------------------- constrained decoding
+
+
+def _log_probs(rows: list[dict[str, float]]) -> list[list[float]]:
+    """Per token log-probabilities from {tag: probability} (the rest of the mass spread over the other tags)."""
+    import math
+
+    table = []
+    for row in rows:
+        rest = (1.0 - sum(row.values())) / (len(BIO_TAGS) - len(row))
+        table.append([math.log(row.get(tag, rest)) for tag in BIO_TAGS])
+    return table
+
+
+def test_glued_boundaries_inside_words_and_characters_only() -> None:
+    text = "Mirela <m.vo@x> 4532 ą!"
+    # "M" "ire" "la" " " "<" "m" "." "vo" "@" "x" ">" " 4" "5" "3" "2" " " "ą" (2 byte tokens) "!"
+    offsets = [(0, 1), (1, 4), (4, 6), (6, 7), (7, 8), (8, 9), (9, 10), (10, 12), (12, 13), (13, 14), (14, 15),
+               (15, 17), (17, 18), (18, 19), (19, 20), (20, 21), (21, 22), (21, 22), (22, 23)]  # fmt: skip
+    glued = glued_boundaries(offsets, text)
+    assert glued == [False, True, True, False, False, False, False, False, False, False, False,
+                     False, True, True, True, False, False, True, False]  # fmt: skip
+    # special tokens: never glued, and the token after one is not glued through it
+    assert glued_boundaries([(0, 0), (0, 1), (0, 0)], "a") == [False, False, False]
+
+
+def test_constrained_tags_is_argmax_where_argmax_is_valid() -> None:
+    rows = [{"O": 0.9}, {"B-PERSON": 0.8}, {"I-PERSON": 0.7}, {"O": 0.6}]
+    assert constrained_tags(_log_probs(rows), [False] * 4) == [OUT, B_PER, I_PER, OUT]
+
+
+def test_constrained_tags_repairs_what_argmax_breaks() -> None:
+    # argmax: O I-PERSON I-EMAIL: an I without its B, then a label change inside a span
+    rows = [{"O": 0.9}, {"I-PERSON": 0.5, "B-PERSON": 0.4}, {"I-EMAIL_ADDRESS": 0.45, "I-PERSON": 0.4}]
+    path = constrained_tags(_log_probs(rows), [False, False, True])
+    assert path == [OUT, B_PER, I_PER]  # 0.9 * 0.4 * 0.4 beats every other valid sequence
+    # a span edge inside a word is not allowed: "Mi|rela" with the model unsure about the first piece
+    rows = [{"O": 0.55, "B-PERSON": 0.4}, {"B-PERSON": 0.9}, {"I-PERSON": 0.9}]
+    assert constrained_tags(_log_probs(rows), [False, False, True]) == [OUT, B_PER, I_PER]
+    assert constrained_tags(_log_probs(rows), [False, True, True]) == [B_PER, I_PER, I_PER]
+
+
+def test_constrained_tags_brute_force_on_random_scores() -> None:
+    """The Viterbi path has the best total score among all valid sequences, enumerated over five tags (the
+    other twelve get ~1e-4 each, far below the five, so no best sequence uses them)."""
+    rng = random.Random(3)
+    subset = [OUT, B_PER, I_PER, B_EMAIL, I_EMAIL]
+    for _ in range(40):
+        n = rng.randint(1, 5)
+        rows = [{BIO_TAGS[t]: rng.uniform(0.05, 1.0) for t in subset} for _ in range(n)]
+        for row in rows:
+            total = sum(row.values()) * 1.001
+            for tag in row:
+                row[tag] /= total
+        glued = [False] + [rng.random() < 0.4 for _ in range(n - 1)]
+        table = _log_probs(rows)
+
+        def valid(seq: tuple[int, ...], glued: list[bool] = glued) -> bool:
+            previous = None
+            for tag, stuck in zip(seq, glued, strict=True):
+                name = BIO_TAGS[tag]
+                same = previous is not None and previous != "O" and previous[2:] == name[2:]
+                if name.startswith("I-") and not same:
+                    return False
+                if previous is not None and stuck and not ((previous == "O" and name == "O") or
+                                                           (same and name.startswith("I-"))):
+                    return False
+                previous = name
+            return True
+
+        best = max(
+            (seq for seq in itertools.product(subset, repeat=n) if valid(seq)),
+            key=lambda seq: sum(table[i][t] for i, t in enumerate(seq)),
+        )
+        assert constrained_tags(table, glued) == list(best)
+    assert constrained_tags([], []) == []
+    with pytest.raises(ValueError):
+        constrained_tags([[0.0] * 3], [False])

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from maaza.tasks.filter.checksums import iban_is_valid, luhn_is_valid
 from maaza.tasks.filter.spans import Span, merge_overlapping
@@ -136,3 +136,22 @@ def detect_pii_rules(text: str) -> list[Span]:
         Span(start, end, label, RULE_SCORES[label]) for label, spans in found.items() for start, end in spans
     ]
     return merge_overlapping(candidates)
+
+
+# The labels the model keeps next to the rules: names and addresses have no pattern, and phone numbers come in
+# more national forms than the rules know (the rules' phone spans still win where both found one).
+MODEL_LABELS_BESIDE_RULES = ("PERSON", "STREET_ADDRESS", "PHONE_NUMBER")
+
+
+def with_rules(model_spans: Sequence[Span], rule_spans: Sequence[Span]) -> list[Span]:
+    """The model's spans combined with the rules' (`detect_pii_rules`): every rule span, plus each model span
+    of `MODEL_LABELS_BESIDE_RULES` that overlaps no rule span. Chosen on the generated validation texts of
+    the filter's training recipe, with the first shipped model (span F1 0.855, against 0.843 for keeping every
+    non-overlapping model span, 0.846 for names and addresses only, 0.796 for the model alone); the test sets
+    were not used."""
+    kept = [
+        span
+        for span in model_spans
+        if span.label in MODEL_LABELS_BESIDE_RULES and not any(span.overlaps(rule) for rule in rule_spans)
+    ]
+    return sorted([*rule_spans, *kept])

@@ -14,6 +14,7 @@ tokenizer keeps it so word boundaries are visible), which `decode_bio` trims whe
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -196,6 +197,90 @@ def decode_bio(
             current = (label, start, end, value)
     close()
     return spans
+
+
+def glued_boundaries(offsets: Sequence[tuple[int, int]], text: str) -> list[bool]:
+    """Per token: True when no span edge may fall between it and the token before it.
+
+    That is the case when the two are pieces of one character (byte-fallback tokens share its offsets) or
+    touch inside a word: word characters on both sides of the junction (`is_word_character`: neither
+    whitespace nor punctuation to the filter's pre-tokenizer), as in "M|ire|la" or "4|5|3|2". Punctuation
+    ("-", "@", ".") and whitespace are edges a span may start or end at. Zero-width (special) tokens are
+    never glued and do not glue their neighbours."""
+    from maaza.train.filter_tokenizer import is_word_character
+
+    glued: list[bool] = []
+    previous: tuple[int, int] | None = None
+    for start, end in offsets:
+        if end <= start:
+            glued.append(False)
+            continue
+        if previous is None:
+            glued.append(False)
+        elif start < previous[1]:
+            glued.append(True)
+        else:
+            glued.append(
+                start == previous[1] and is_word_character(text[start]) and is_word_character(text[start - 1])
+            )
+        previous = (start, end)
+    return glued
+
+
+_NEVER = -1e30  # the log-score of a forbidden transition (finite: no inf - inf arithmetic)
+
+
+@functools.cache
+def _transition_tables() -> tuple[Any, Any, Any]:
+    """(free, glued, first): log-score tables of tag transitions (rows: previous tag, columns: this tag) at an
+    ordinary token boundary and at a glued one, and the start scores: 0 allowed, `_NEVER` forbidden."""
+    import numpy as np
+
+    count = len(BIO_TAGS)
+    labels = [tag.split("-", 1)[1] if tag != "O" else None for tag in BIO_TAGS]
+    inside = [tag.startswith("I-") for tag in BIO_TAGS]
+    free = np.zeros((count, count))
+    glued = np.full((count, count), _NEVER)
+    for before in range(count):
+        for after in range(count):
+            continues = labels[before] is not None and labels[before] == labels[after] and inside[after]
+            if inside[after] and not continues:
+                free[before, after] = _NEVER  # I-X only after B-X or I-X
+            if (before == OUTSIDE and after == OUTSIDE) or continues:
+                glued[before, after] = 0.0  # inside a word: O stays O, a span goes on with I-X
+    first = np.array([_NEVER if flag else 0.0 for flag in inside])
+    return free, glued, first
+
+
+def constrained_tags(log_probs: Any, glued: Sequence[bool]) -> list[int]:
+    """The most probable valid tag sequence (Viterbi) given per-token tag log-probabilities.
+
+    Valid: `I-X` only after `B-X` or `I-X`, never first; at a glued boundary (`glued_boundaries`) the tag
+    continues the word (O after O, `I-X` after X), so a span never starts or ends inside a word. The score of
+    a sequence is the sum of its tags' log-probabilities, so where the per-token argmax is valid it is the
+    answer. Hand-written: it is the BIO-constrained decoding of CRF taggers, without learned transitions,
+    over 17 tags; the libraries that have it want a trained CRF layer or torch. Ties go to the lower tag id.
+    `log_probs`: an array (tokens, len(BIO_TAGS)); `glued`: one flag per token (the first one's is ignored).
+    """
+    import numpy as np
+
+    if len(glued) == 0 and len(log_probs) == 0:
+        return []
+    log_p = np.asarray(log_probs, dtype=np.float64)
+    if log_p.ndim != 2 or log_p.shape[1] != len(BIO_TAGS) or len(glued) != log_p.shape[0]:
+        raise ValueError("log_probs must be (tokens, len(BIO_TAGS)) with one glued flag per token")
+    free, glued_table, first = _transition_tables()
+    score = first + log_p[0]
+    back = []
+    for index in range(1, log_p.shape[0]):
+        candidates = score[:, None] + (glued_table if glued[index] else free)
+        best = candidates.argmax(axis=0)
+        back.append(best)
+        score = candidates[best, np.arange(len(BIO_TAGS))] + log_p[index]
+    path = [int(score.argmax())]
+    for best in reversed(back):
+        path.append(int(best[path[-1]]))
+    return path[::-1]
 
 
 def _rank(span: Span) -> tuple[bool, float, int, int]:
