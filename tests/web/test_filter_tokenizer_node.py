@@ -225,8 +225,7 @@ def test_constrained_decoding_matches_python(tmp_path: Path) -> None:
 
     from web_helpers import node_decode
 
-    from maaza.tasks.filter.spans import BIO_TAGS, constrained_tags, glued_boundaries
-    from maaza.train.filter_tokenizer import is_word_character
+    from maaza.tasks.filter.spans import BIO_TAGS, constrained_tags, glued_boundaries, is_word_character
 
     rng = random.Random(11)
     alphabet = ["a", "Bo", "7", "42", "-", "@", ".", " ", "\n", "ą", "😀", "é", "ß", "٣", "Ⅻ", "_"]

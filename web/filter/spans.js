@@ -23,7 +23,7 @@ export function isPythonSpace(cp) {
   return false;
 }
 
-/** maaza.train.filter_tokenizer.is_word_character: neither whitespace nor punctuation to the tokenizer (the
+/** maaza.tasks.filter.spans.is_word_character: neither whitespace nor punctuation to the tokenizer (the
  * classes tokenizer.js carries, probed from `tokenizers` itself, not the JS engine's Unicode version). */
 export function isWordChar(cp) {
   return !isWhitespace(cp) && !isPunctuation(cp);

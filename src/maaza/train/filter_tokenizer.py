@@ -31,7 +31,6 @@ starts a run from a saved one.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -78,29 +77,6 @@ def train_filter_tokenizer(
         special_tokens=[(CLS, tokenizer.token_to_id(CLS)), (SEP, tokenizer.token_to_id(SEP))],
     )
     return tokenizer
-
-
-@functools.cache
-def _word_probes() -> tuple[Any, Any]:
-    from tokenizers import Regex, pre_tokenizers
-
-    return (
-        pre_tokenizers.Split(Regex(r"\s+"), behavior="merged_with_next"),
-        pre_tokenizers.Punctuation(behavior="isolated"),
-    )
-
-
-@functools.cache
-def is_word_character(char: str) -> bool:
-    """True when the pre-tokenizer treats `char` as part of a word: neither whitespace (the `\\s+` split) nor
-    punctuation (the `Punctuation` pre-tokenizer), asked of `tokenizers` itself, so Python and the browser's
-    tokenizer.js (which carries the same classes, probed from it) agree on every code point. Letters, digits,
-    marks and symbols other than ASCII punctuation are word characters."""
-    whitespace, punctuation = _word_probes()
-    probe = f"a{char}a"
-    if len(whitespace.pre_tokenize_str(probe)) > 1:
-        return False
-    return len(punctuation.pre_tokenize_str(probe)) == 1
 
 
 def chosen_alphabet(texts: Iterable[str], limit: int) -> list[str]:

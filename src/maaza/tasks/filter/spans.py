@@ -199,6 +199,29 @@ def decode_bio(
     return spans
 
 
+@functools.cache
+def _word_probes() -> tuple[Any, Any]:
+    from tokenizers import Regex, pre_tokenizers
+
+    return (
+        pre_tokenizers.Split(Regex(r"\s+"), behavior="merged_with_next"),
+        pre_tokenizers.Punctuation(behavior="isolated"),
+    )
+
+
+@functools.cache
+def is_word_character(char: str) -> bool:
+    """True when the filter's pre-tokenizer (`maaza.train.filter_tokenizer`) treats `char` as part of a word: neither whitespace (the `\\s+` split) nor
+    punctuation (the `Punctuation` pre-tokenizer), asked of `tokenizers` itself, so Python and the browser's
+    tokenizer.js (which carries the same classes, probed from it) agree on every code point. Letters, digits,
+    marks and symbols other than ASCII punctuation are word characters."""
+    whitespace, punctuation = _word_probes()
+    probe = f"a{char}a"
+    if len(whitespace.pre_tokenize_str(probe)) > 1:
+        return False
+    return len(punctuation.pre_tokenize_str(probe)) == 1
+
+
 def glued_boundaries(offsets: Sequence[tuple[int, int]], text: str) -> list[bool]:
     """Per token: True when no span edge may fall between it and the token before it.
 
@@ -207,7 +230,6 @@ def glued_boundaries(offsets: Sequence[tuple[int, int]], text: str) -> list[bool
     whitespace nor punctuation to the filter's pre-tokenizer), as in "M|ire|la" or "4|5|3|2". Punctuation
     ("-", "@", ".") and whitespace are edges a span may start or end at. Zero-width (special) tokens are
     never glued and do not glue their neighbours."""
-    from maaza.train.filter_tokenizer import is_word_character
 
     glued: list[bool] = []
     previous: tuple[int, int] | None = None
