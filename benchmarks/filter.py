@@ -274,13 +274,14 @@ def stage_eval(run: Run) -> None:
     precisions = [p for p in ("fp32", "int8") if (run.onnx_dir / (INT8_FILE if p == "int8" else FP32_FILE)).is_file()]
     if "int8" not in precisions:
         raise MaazaError(f"eval: {run.onnx_dir} has no {INT8_FILE} (--stages export, or --onnx FOLDER)")
-    for stale in ("nlm_5m_filter_fp32", "int8_agreement"):  # results of a file this folder does not have
-        if "fp32" not in precisions:
+    if "fp32" not in precisions:  # results of a file this folder does not have
+        for stale in ("nlm_5m_filter_fp32", "int8_agreement"):
             for path in run.results.glob(f"{stale}*.json"):
                 path.unlink()
     for precision in precisions:
         system = f"nlm_5m_filter_{precision}"
         filter_ = Filter.load(run.onnx_dir, int8=precision == "int8")
+        per_token = Filter.load(run.onnx_dir, int8=precision == "int8", pii_decoding="argmax")
         model_file = filter_.model_file
         files = [model_file, run.onnx_dir / "tokenizer.json"]
         model = {"name": system, "params": meta["parameters"], "backend": "onnxruntime", "precision": precision}
@@ -325,15 +326,14 @@ def stage_eval(run: Run) -> None:
             run.save(f"{system}_{split}", result)
             log(f"{system} {split}: span F1 {result['metrics']['overall']['f1']}")
             # the same file with each token's most probable tag (the decoding before constrained_tags)
-            per_token = Filter.load(run.onnx_dir, int8=precision == "int8", pii_decoding="argmax")
             result = pii_result(rows, lambda texts, f=per_token: [r.pii for r in f.check_batch(list(texts))],
                                 {**model, "name": f"{system}_argmax"}, split, run.pii_files()[split])
             result["config"]["pii_decoding"] = "argmax"
             run.save(f"{system}_argmax_{split}", result)
             log(f"{system} {split} argmax decoding: span F1 {result['metrics']['overall']['f1']}")
             if precision == "int8":  # the shipped file with the regular-expression rules (Filter pii_rules=True)
-                ruled = Filter.load(run.onnx_dir, int8=True, pii_rules=True)
-                result = pii_result(rows, lambda texts, f=ruled: [r.pii for r in f.check_batch(list(texts))],
+                result = pii_result(rows, lambda texts, f=filter_: [r.pii for r in f.check_batch(list(texts),
+                                                                                          pii_rules=True)],
                                     {**model, "name": f"{system}_rules"}, split, run.pii_files()[split])
                 result["config"]["pii_rules"] = True
                 run.save(f"{system}_rules_{split}", result)
@@ -419,7 +419,7 @@ def _overall(run: Run, name: str) -> dict[str, Any] | None:
 
 def training_summary(run: Run) -> dict[str, Any] | None:
     """The training run's summary; without the run folder (evaluating the shipped file on another machine) the
-    one the last report recorded, when it describes the same export (its `source_run` and weights' sha256)."""
+    one the last report recorded, when it describes the same export (the same INT8 file's sha256)."""
     summary_file = run.train_dir / "training_summary.json"
     if summary_file.is_file():
         return read_json(summary_file)

@@ -211,10 +211,11 @@ def _word_probes() -> tuple[Any, Any]:
 
 @functools.cache
 def is_word_character(char: str) -> bool:
-    """True when the filter's pre-tokenizer (`maaza.train.filter_tokenizer`) treats `char` as part of a word: neither whitespace (the `\\s+` split) nor
-    punctuation (the `Punctuation` pre-tokenizer), asked of `tokenizers` itself, so Python and the browser's
-    tokenizer.js (which carries the same classes, probed from it) agree on every code point. Letters, digits,
-    marks and symbols other than ASCII punctuation are word characters."""
+    """True when the filter's pre-tokenizer (`maaza.train.filter_tokenizer`) treats `char` as part of a word:
+    neither whitespace (the `\\s+` split) nor punctuation (the `Punctuation` pre-tokenizer), asked of
+    `tokenizers` itself, so Python and the browser's tokenizer.js (which carries the same classes, probed from
+    it) agree on every code point. Letters, digits, marks and symbols other than ASCII punctuation are word
+    characters."""
     whitespace, punctuation = _word_probes()
     probe = f"a{char}a"
     if len(whitespace.pre_tokenize_str(probe)) > 1:
